@@ -1,0 +1,169 @@
+"""Built-in XGBoost, with SageMaker's hyperparameter names and data conventions, on
+``ray.train.xgboost.XGBoostTrainer``.
+
+Metrics are named as SageMaker names them (``train:auc``, ``validation:rmse``); a model is
+saved as ``xgboost-model`` (SageMaker's file name) and registered with MLflow's xgboost flavour.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from algorithms._hyperparameters import HP, validate
+from mlcore.errors import AlgorithmError
+
+MODEL_FILE = "xgboost-model"
+OBJECTIVES = (
+    "reg:squarederror", "reg:squaredlogerror", "reg:logistic", "reg:pseudohubererror",
+    "reg:absoluteerror", "reg:quantileerror", "reg:gamma", "reg:tweedie", "binary:logistic",
+    "binary:logitraw", "binary:hinge", "count:poisson", "survival:cox", "survival:aft",
+    "multi:softmax", "multi:softprob", "rank:ndcg", "rank:map", "rank:pairwise", "reg:linear",
+)
+EVAL_METRICS = ("rmse", "rmsle", "mae", "mape", "mphe", "logloss", "error", "merror", "mlogloss",
+                "auc", "aucpr", "ndcg", "map", "poisson-nloglik", "gamma-nloglik", "cox-nloglik",
+                "gamma-deviance", "tweedie-nloglik", "aft-nloglik", "interval-regression-accuracy",
+                "pre")
+UNIT = dict(low=0.0, high=1.0)
+
+HYPERPARAMETERS: dict[str, HP] = {
+    "num_round": HP(int, low=1, required=True),
+    "num_class": HP(int, low=2),
+    "early_stopping_rounds": HP(int, low=1),
+    "eta": HP(float, **UNIT), "gamma": HP(float, low=0.0), "max_depth": HP(int, low=0),
+    "min_child_weight": HP(float, low=0.0), "max_delta_step": HP(float, low=0.0),
+    "subsample": HP(float, low=0.0, high=1.0, low_open=True),
+    "colsample_bytree": HP(float, low=0.0, high=1.0, low_open=True),
+    "colsample_bylevel": HP(float, low=0.0, high=1.0, low_open=True),
+    "colsample_bynode": HP(float, low=0.0, high=1.0, low_open=True),
+    "lambda": HP(float, low=0.0), "alpha": HP(float, low=0.0),
+    "tree_method": HP(str, choices=("auto", "exact", "approx", "hist")),
+    "sketch_eps": HP(float, low=0.0, high=1.0, low_open=True),
+    "scale_pos_weight": HP(float, low=0.0), "max_leaves": HP(int, low=0),
+    "max_bin": HP(int, low=2), "num_parallel_tree": HP(int, low=1),
+    "grow_policy": HP(str, choices=("depthwise", "lossguide")),
+    "sampling_method": HP(str, choices=("uniform", "gradient_based")),
+    "objective": HP(str, choices=OBJECTIVES), "eval_metric": HP(str),
+    "base_score": HP(float), "seed": HP(int), "tweedie_variance_power": HP(float, low=1.0, high=2.0),
+    "interaction_constraints": HP(str), "monotone_constraints": HP(str),
+    "max_cat_to_onehot": HP(int, low=1), "verbosity": HP(int, low=0, high=3),
+    "nthread": HP(int, low=1), "deterministic_histogram": HP(bool),
+    "label_column": HP(str),  # Parquet channels: name of the label column (default "label")
+}
+# Hyperparameters that steer mlcore, not xgboost.params
+_NOT_PARAMS = {"num_round", "early_stopping_rounds", "label_column", "eval_metric",
+               "deterministic_histogram"}
+
+
+def xgboost_params(hp: dict) -> tuple[dict, int, int | None]:
+    """Validate SageMaker-named hyperparameters into ``(xgboost params, num_round, early_stop)``."""
+    v = validate("xgboost", HYPERPARAMETERS, hp)
+    objective = v.get("objective", "reg:squarederror")
+    if objective.startswith("multi:") and "num_class" not in v:
+        raise AlgorithmError(f"num_class is required with objective {objective}; set it to the "
+                             "number of classes (labels 0 .. num_class-1)")
+    params = {k: val for k, val in v.items() if k not in _NOT_PARAMS}
+    params["objective"] = objective
+    if "eval_metric" in v:
+        metrics = [m.strip() for m in v["eval_metric"].split(",") if m.strip()]
+        bad = [m for m in metrics if m.split("@")[0] not in EVAL_METRICS]
+        if bad:
+            raise AlgorithmError(f"eval_metric {', '.join(bad)} unknown; choose from {', '.join(EVAL_METRICS)}")
+        params["eval_metric"] = metrics
+    return params, v["num_round"], v.get("early_stopping_rounds")
+
+
+def validate_hyperparameters(hp: dict) -> None:
+    xgboost_params(hp)
+
+
+def metric_names(hp: dict, channels: list[str]) -> list[str]:
+    """Metric names this job reports, e.g. ``validation:auc``."""
+    params, _, _ = xgboost_params(hp)
+    metrics = params.get("eval_metric") or [_default_metric(params["objective"])]
+    return [f"{ch}:{m}" for ch in channels if ch in ("train", "validation") for m in metrics]
+
+
+def _default_metric(objective: str) -> str:
+    if objective.startswith("binary:"):
+        return "logloss"
+    if objective.startswith("multi:"):
+        return "mlogloss"
+    if objective.startswith("rank:"):
+        return "map"
+    return "rmse"
+
+
+def train_fn(config: dict) -> None:
+    """Runs in each Ray Train worker: read this rank's shard, boost, checkpoint, report."""
+    import ray.train
+    import xgboost as xgb
+
+    from algorithms._data import read_shard
+    from parallel import MetricsBuffer, report_checkpoint, worker_cpus
+
+    ctx = ray.train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    buffer = MetricsBuffer(config["metrics_sink"])
+    if rank == 0:
+        config["metrics_sink"].started.remote()
+    label_column = config["hyperparameters"].get("label_column")
+    t0 = time.perf_counter()
+    dmats = {}
+    for name, ch in config["channels"].items():
+        if name in ("train", "validation"):
+            X, y = read_shard(ch["uri"], ch.get("content_type"), rank, world, label_column)
+            dmats[name] = xgb.DMatrix(X, label=y, nthread=-1)
+    load_s = time.perf_counter() - t0
+
+    params, num_round, early_stop = xgboost_params(config["hyperparameters"])
+    params.setdefault("nthread", worker_cpus())
+    start_model, done = None, 0
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint:
+        with checkpoint.as_directory() as d:
+            start_model = load_model(d)
+        done = start_model.num_boosted_rounds()
+    evals = [(dmats[n], n) for n in ("train", "validation") if n in dmats]
+
+    def save(booster):
+        return lambda d: booster.save_model(os.path.join(d, MODEL_FILE))
+
+    class Report(xgb.callback.TrainingCallback):
+        def after_iteration(self, model, epoch, evals_log):
+            step = epoch + 1
+            last = {f"{ch}:{m}": float(vals[-1]) for ch, ms in evals_log.items() for m, vals in ms.items()}
+            buffer.add(step, last, {"round": step, "num_round": num_round})
+            if step % config["checkpoint_frequency"] == 0 and step < num_round:
+                report_checkpoint({"round": step, **last}, save(model))
+            return False
+
+    t1 = time.perf_counter()
+    booster = xgb.train(params, dmats["train"], num_boost_round=max(0, num_round - done),
+                        evals=evals, xgb_model=start_model, early_stopping_rounds=early_stop,
+                        callbacks=[Report()], verbose_eval=False)
+    train_s = time.perf_counter() - t1
+    final = {"round": booster.num_boosted_rounds(), "data_load_seconds": load_s,
+             "train_seconds": train_s, "resumed_from_round": done}
+    buffer.flush({"round": booster.num_boosted_rounds(), "num_round": num_round})
+    report_checkpoint(final, save(booster), final=True)
+
+
+def load_model(local_dir: str):
+    import xgboost as xgb
+
+    # Loaded from bytes: SageMaker's extension-less file name makes xgboost guess the format.
+    with open(os.path.join(local_dir, MODEL_FILE), "rb") as f:
+        return xgb.Booster(model_file=bytearray(f.read()))
+
+
+def predict(model, X: np.ndarray) -> np.ndarray:
+    import xgboost as xgb
+
+    return model.predict(xgb.DMatrix(X))
+
+
+def feature_count(model) -> int:
+    return model.num_features()

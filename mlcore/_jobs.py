@@ -1,0 +1,98 @@
+"""Job records: one JSON file per training job under ``$MLCORE_HOME/jobs``.
+
+They hold what ``mlcore jobs describe`` shows (SageMaker's DescribeTrainingJob fields), are
+written atomically, and outlive the process that ran the job.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import asdict, dataclass, field
+
+from mlcore import _storage, constants
+from mlcore.errors import JobNotFound
+
+STATUSES = ("InProgress", "Completed", "Failed", "Stopped")
+
+
+@dataclass
+class JobRecord:
+    TrainingJobName: str
+    TrainingJobStatus: str = "InProgress"
+    SecondaryStatus: str = "Starting"
+    AlgorithmName: str | None = None
+    InstanceType: str = "local"
+    InstanceCount: int = 1
+    CreationTime: float = field(default_factory=time.time)
+    TrainingStartTime: float | None = None
+    TrainingEndTime: float | None = None
+    TrainingTimeInSeconds: int | None = None
+    BillableTimeInSeconds: int | None = None
+    FailureReason: str | None = None
+    FinalMetrics: dict[str, float] = field(default_factory=dict)
+    ModelArtifacts: str | None = None
+    OutputPath: str | None = None
+    CheckpointUri: str | None = None
+    InputDataConfig: dict[str, dict] = field(default_factory=dict)
+    HyperParameters: dict[str, str] = field(default_factory=dict)
+    MlflowRunId: str | None = None
+    MlflowModelUri: str | None = None
+    Progress: dict = field(default_factory=dict)
+    Restarts: int = 0
+    Spec: dict = field(default_factory=dict)
+    DriverHost: str = field(default_factory=socket.gethostname)
+    DriverPid: int = field(default_factory=os.getpid)
+
+    def save(self) -> None:
+        _storage.write_json_atomic(str(_dir() / f"{self.TrainingJobName}.json"), asdict(self))
+
+    def update(self, **changes) -> JobRecord:
+        for k, v in changes.items():
+            setattr(self, k, v)
+        self.save()
+        return self
+
+
+def _dir():
+    d = constants.home() / "jobs"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _with_liveness(rec: JobRecord) -> JobRecord:
+    """An InProgress job whose driver process is gone (on this host) is reported as Failed."""
+    if rec.TrainingJobStatus == "InProgress" and rec.DriverHost == socket.gethostname():
+        try:
+            os.kill(rec.DriverPid, 0)
+        except ProcessLookupError:
+            rec.TrainingJobStatus = "Failed"
+            rec.FailureReason = (f"the process that ran the job (pid {rec.DriverPid}) exited "
+                                 "without finishing it; run the job again")
+        except PermissionError:
+            pass
+    return rec
+
+
+def load(name: str) -> JobRecord:
+    import json
+
+    path = _dir() / f"{name}.json"
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        close = [p.stem for p in _dir().glob("*.json") if name in p.stem][:3]
+        hint = f" (similar: {', '.join(close)})" if close else " (`mlcore jobs list` shows all)"
+        raise JobNotFound(f"no training job named {name!r}{hint}", name=name) from None
+    known = JobRecord.__dataclass_fields__
+    return _with_liveness(JobRecord(**{k: v for k, v in data.items() if k in known}))
+
+
+def list_jobs() -> list[JobRecord]:
+    recs = [load(p.stem) for p in _dir().glob("*.json")]
+    return sorted(recs, key=lambda r: r.CreationTime, reverse=True)
+
+
+def exists(name: str) -> bool:
+    return (_dir() / f"{name}.json").exists()

@@ -1,0 +1,223 @@
+"""Typed job specs shared by the YAML files and the Python API (pydantic v2)."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mlcore import _instances
+from mlcore.errors import SpecError
+
+# SageMaker's built-in algorithm names; `algorithms` registers the implementations.
+BUILTIN_ALGORITHMS = (
+    "xgboost", "linear-learner", "kmeans", "randomcutforest", "factorization-machines",
+    "deepar", "blazingtext", "image-classification", "object-detection",
+)
+ApprovalStatus = Literal["PendingManualApproval", "Approved", "Rejected"]
+HyperparameterValue = str | int | float | bool
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True,
+                              serialize_by_alias=True)
+
+
+class Channel(_Spec):
+    """One input channel: where its data lives and how it is encoded."""
+
+    uri: str = Field(description="Local path, file:// or s3:// URI of a file or a folder/prefix.")
+    content_type: str | None = Field(
+        None, description="text/csv (label first, no header) or application/x-parquet; "
+        "null infers it from the file extension.")
+
+
+class RegisterSpec(_Spec):
+    """Register the trained model in the model registry after training."""
+
+    model_package_group_name: str = Field(description="Registered model (package group) name.")
+    approval_status: ApprovalStatus = Field(
+        "PendingManualApproval", description="Initial approval status of the new version.")
+    description: str | None = Field(None, description="Version description.")
+
+
+class DeploySpec(_Spec):
+    """Deploy the trained model to a realtime endpoint after training."""
+
+    endpoint_name: str | None = Field(None, description="Endpoint name; null uses the job name.")
+    initial_instance_count: int = Field(1, ge=1, description="Replicas serving the model.")
+    instance_type: str = Field("local", description="Instance type of each replica.")
+    sample_input: str | None = Field(
+        None, description="CSV file (features only, no label) sent to the endpoint once it is "
+        "up; the predictions are printed.")
+    delete_after: bool = Field(
+        False, description="Delete the endpoint after the sample prediction.")
+
+
+class TrainingJob(_Spec):
+    """A training job: a built-in algorithm or a user's script on `instance_count` workers."""
+
+    kind: Literal["TrainingJob"] = Field("TrainingJob", description="Spec kind.")
+    name: str | None = Field(
+        None, pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$",
+        description="Job name (SageMaker rules: alphanumerics and hyphens, <= 63); null "
+        "generates <algorithm>-<timestamp>.")
+    algorithm: str | None = Field(None, description=f"Built-in algorithm: {', '.join(BUILTIN_ALGORITHMS)}.")
+    entry_point: str | None = Field(None, description="User training script (script mode).")
+    source_dir: str | None = Field(None, description="Folder holding entry_point and its modules.")
+    hyperparameters: dict[str, HyperparameterValue] = Field(
+        default_factory=dict, description="Hyperparameters, named as the algorithm names them.")
+    inputs: dict[str, Channel] = Field(
+        default_factory=dict, description="Channels by name ({train: {uri, content_type}}); "
+        "a bare URI or {name: uri} is accepted.")
+    output_path: str | None = Field(
+        None, description="Where <job>/model and <job>/checkpoints go; null is $MLCORE_HOME/output.")
+    instance_type: str = Field("local", description="SageMaker instance type (ml.m5.xlarge, ...) "
+                               "or 'local' (one CPU per worker).")
+    instance_count: int = Field(1, ge=1, description="Number of training workers.")
+    use_spot_instances: bool = Field(False, description="Run as a spot (preemptible) job.")
+    max_run: int = Field(86400, ge=1, description="Seconds the job may train before it is stopped.")
+    max_wait: int | None = Field(
+        None, ge=1, description="Spot only: seconds to wait for capacity plus training; >= max_run.")
+    checkpoint_s3_uri: str | None = Field(
+        None, description="Where checkpoints go; null is <output_path>/<job>/checkpoints.")
+    checkpoint_frequency: int = Field(
+        10, ge=1, description="Rounds (or epochs) between periodic checkpoints.")
+    max_retry_attempts: int = Field(
+        0, ge=-1, description="Restarts from the latest checkpoint after a worker failure; "
+        "0 never retries, -1 retries forever.")
+    environment: dict[str, str] = Field(default_factory=dict, description="Environment variables for the workers.")
+    tags: dict[str, str] = Field(default_factory=dict, description="Tags ({k: v} or [{Key, Value}]).")
+    # "register" would shadow BaseModel's ABC `register`, hence the alias.
+    registration: RegisterSpec | None = Field(None, alias="register",
+                                              description="Register the model after training.")
+    deploy: DeploySpec | None = Field(None, description="Deploy the model after training.")
+
+    @field_validator("inputs", mode="before")
+    @classmethod
+    def _bare_uris(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return {"train": {"uri": v}}
+        if isinstance(v, dict):
+            return {k: {"uri": c} if isinstance(c, str) else c for k, c in v.items()}
+        return v
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tag_list(cls, v: Any) -> Any:
+        if isinstance(v, list):  # SageMaker's [{"Key": k, "Value": v}]
+            return {t["Key"]: t["Value"] for t in v if isinstance(t, dict) and "Key" in t}
+        return v
+
+    @field_validator("instance_type")
+    @classmethod
+    def _known_instance(cls, v: str) -> str:
+        try:
+            _instances.lookup(v)
+        except SpecError as e:
+            raise ValueError(e.problems[0][1]) from None
+        return v
+
+    @field_validator("algorithm")
+    @classmethod
+    def _known_algorithm(cls, v: str | None) -> str | None:
+        if v is not None and v not in BUILTIN_ALGORITHMS:
+            close = difflib.get_close_matches(v, BUILTIN_ALGORITHMS, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"choose one of {', '.join(BUILTIN_ALGORITHMS)}"
+            raise ValueError(f"unknown built-in algorithm {v!r}; {hint}")
+        return v
+
+    @model_validator(mode="after")
+    def _cross_field(self, info) -> TrainingJob:
+        if (info.context or {}).get("skip_cross"):
+            return self
+        problems = cross_field_problems(self.model_dump())
+        if problems:
+            raise SpecError(_format(problems), problems)
+        return self
+
+
+def cross_field_problems(d: dict) -> list[tuple[str, str]]:
+    """Rules spanning several fields, checked on raw (possibly invalid) data."""
+    out = []
+    algo, entry = d.get("algorithm"), d.get("entry_point")
+    if not algo and not entry:
+        out.append(("algorithm", "set either algorithm (a built-in such as 'xgboost') or entry_point (a script)"))
+    elif algo and entry:
+        out.append(("entry_point", f"set algorithm ({algo!r}) or entry_point ({entry!r}), not both"))
+    spot, max_run, max_wait = d.get("use_spot_instances"), d.get("max_run", 86400), d.get("max_wait")
+    if spot is True:
+        if max_wait is None:
+            out.append(("max_wait", "use_spot_instances requires max_wait (seconds to wait for spot "
+                                    "capacity plus training), at least max_run"))
+        elif isinstance(max_wait, int) and isinstance(max_run, int) and max_wait < max_run:
+            out.append(("max_wait", f"must be >= max_run ({max_run}) when use_spot_instances is "
+                                    f"true; got {max_wait}"))
+    elif max_wait is not None:
+        out.append(("max_wait", f"is only used with use_spot_instances: true; got max_wait={max_wait} "
+                                "without spot. Set use_spot_instances: true or remove max_wait"))
+    return out
+
+
+def _format(problems: list[tuple[str, str]]) -> str:
+    head = f"{len(problems)} problem{'s' if len(problems) > 1 else ''} in the spec:"
+    return "\n".join([head] + [f"  - {path}: {msg}" for path, msg in problems])
+
+
+def _field_problems(err: ValidationError, model: type[BaseModel]) -> list[tuple[str, str]]:
+    out = []
+    for e in err.errors():
+        path = ".".join(str(p) for p in e["loc"])
+        if e["type"] == "extra_forbidden":
+            known = _known_fields(model, e["loc"][:-1])
+            close = difflib.get_close_matches(str(e["loc"][-1]), known, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known fields: {', '.join(known)}"
+            msg = f"unknown field; remove it ({hint})"
+        else:
+            msg = e["msg"].removeprefix("Value error, ")
+            if e["type"] not in ("value_error", "missing"):
+                msg += f"; got {e['input']!r}"
+        out.append((path or "(spec)", msg))
+    return out
+
+
+def _known_fields(model: type[BaseModel], loc: tuple) -> list[str]:
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        if field is None:
+            continue
+        ann = field.annotation
+        for cand in getattr(ann, "__args__", ()) + (ann,):
+            if isinstance(cand, type) and issubclass(cand, BaseModel):
+                model = cand
+    return list(model.model_fields)
+
+
+SPEC_KINDS: dict[str, type[BaseModel]] = {"TrainingJob": TrainingJob}
+PLANNED_KINDS = ("TuningJob", "Endpoint", "TransformJob", "Pipeline", "Benchmark")
+
+
+def parse_spec(data: Any, kind: str | None = None) -> BaseModel:
+    """Validate a spec dict completely; raise one :class:`SpecError` listing every problem."""
+    if not isinstance(data, dict):
+        raise SpecError(f"a spec must be a mapping of fields; got {type(data).__name__}",
+                        [("(spec)", "not a mapping")])
+    kind = kind or data.get("kind")
+    if kind not in SPEC_KINDS:
+        if kind in PLANNED_KINDS:
+            msg = f"kind {kind!r} is not available in this version; available: {', '.join(SPEC_KINDS)}"
+        else:
+            msg = (f"unknown kind {kind!r}; set kind to one of {', '.join(SPEC_KINDS)}" if kind
+                   else f"missing; set kind to one of {', '.join(SPEC_KINDS)}")
+        raise SpecError(_format([("kind", msg)]), [("kind", msg)])
+    model = SPEC_KINDS[kind]
+    problems = cross_field_problems(data) if model is TrainingJob else []
+    try:
+        spec = model.model_validate(data, context={"skip_cross": True})
+    except ValidationError as err:
+        problems = _field_problems(err, model) + problems
+        spec = None
+    if problems:
+        raise SpecError(_format(problems), problems)
+    return spec

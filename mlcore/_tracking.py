@@ -1,0 +1,93 @@
+"""Experiment tracking on MLflow: one run per job, metrics logged in batches.
+
+``import mlflow`` takes seconds, so it happens inside these functions, never at import time.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+
+from mlcore import _session, constants
+
+DEFAULT_EXPERIMENT = "mlcore-training-jobs"
+
+
+@lru_cache(maxsize=4)
+def client(uri: str | None = None):
+    import mlflow
+    from mlflow import MlflowClient
+
+    uri = uri or _session.tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def experiment_id(name: str = DEFAULT_EXPERIMENT) -> str:
+    c = client(_session.tracking_uri())
+    exp = c.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    location = None
+    if not constants.get("MLFLOW_TRACKING_URI"):
+        # The default artifact root of a SQLite store is ./mlruns in the current directory;
+        # keep artifacts beside the database instead.
+        location = (constants.home() / "mlartifacts").as_uri()
+    try:
+        return c.create_experiment(name, artifact_location=location)
+    except Exception:  # created concurrently by another job
+        return c.get_experiment_by_name(name).experiment_id
+
+
+def start_run(job_name: str, params: dict, tags: dict, experiment: str = DEFAULT_EXPERIMENT) -> str:
+    c = client(_session.tracking_uri())
+    run = c.create_run(experiment_id(experiment), run_name=job_name,
+                       tags={"mlcore.job_name": job_name, **tags})
+    log_params(run.info.run_id, params)
+    return run.info.run_id
+
+
+def log_params(run_id: str, params: dict) -> None:
+    from mlflow.entities import Param
+
+    c = client(_session.tracking_uri())
+    items = [Param(str(k), str(v)[:6000]) for k, v in params.items()]
+    for i in range(0, len(items), 100):
+        c.log_batch(run_id, params=items[i:i + 100])
+
+
+def log_metrics(run_id: str, rows: list[tuple[str, float, int]]) -> None:
+    """Log ``(key, value, step)`` rows in batches of 1,000 (MLflow's per-call limit)."""
+    from mlflow.entities import Metric
+
+    c = client(_session.tracking_uri())
+    now = int(time.time() * 1000)
+    metrics = [Metric(k, float(v), now, int(s)) for k, v, s in rows]
+    for i in range(0, len(metrics), 1000):
+        c.log_batch(run_id, metrics=metrics[i:i + 1000])
+
+
+def set_tags(run_id: str, tags: dict) -> None:
+    from mlflow.entities import RunTag
+
+    client(_session.tracking_uri()).log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+
+def end_run(run_id: str, status: str) -> None:
+    """``status``: the job status; mapped onto MLflow's FINISHED / FAILED / KILLED."""
+    mlflow_status = {"Completed": "FINISHED", "Failed": "FAILED", "Stopped": "KILLED"}[status]
+    client(_session.tracking_uri()).set_terminated(run_id, status=mlflow_status)
+
+
+def log_model(run_id: str, flavor: str, model, name: str = "model") -> str:
+    """Log ``model`` with an MLflow flavour (``xgboost``, ...) to the run; return its model URI."""
+    import importlib
+
+    import mlflow
+
+    client(_session.tracking_uri())
+    module = importlib.import_module(f"mlflow.{flavor}")
+    with mlflow.start_run(run_id=run_id):
+        info = module.log_model(model, name=name)
+    return info.model_uri

@@ -1,0 +1,45 @@
+"""Loading spec files: YAML -> validated spec, with paths relative to the file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+
+from mlcore._specs import TrainingJob, parse_spec
+from mlcore.errors import SpecError
+
+
+def _resolve(uri: str | None, base: Path) -> str | None:
+    if uri is None or "://" in uri or os.path.isabs(os.path.expanduser(uri)):
+        return os.path.expanduser(uri) if uri and "://" not in uri else uri
+    return str((base / uri).resolve())
+
+
+def load_file(path: str | os.PathLike):
+    """Read and validate a spec file; relative data paths resolve against the file's folder."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise SpecError(f"spec file {str(path)!r} does not exist; check the path",
+                        [("(file)", "not found")]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise SpecError(f"{path} is not valid YAML{where}: {getattr(e, 'problem', e)}",
+                        [("(file)", "invalid YAML")]) from None
+    spec = parse_spec(data)
+    if isinstance(spec, TrainingJob):
+        base = path.resolve().parent
+        for channel in spec.inputs.values():
+            channel.uri = _resolve(channel.uri, base)
+        for field in ("output_path", "checkpoint_s3_uri", "source_dir"):
+            if getattr(spec, field):
+                setattr(spec, field, _resolve(getattr(spec, field), base))
+        if spec.deploy and spec.deploy.sample_input:
+            spec.deploy.sample_input = _resolve(spec.deploy.sample_input, base)
+    return spec

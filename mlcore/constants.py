@@ -1,0 +1,65 @@
+"""Every environment variable mlcore reads, declared once: name, type, default and why.
+
+Nothing else in the code base reads ``os.environ`` for these; it calls :func:`get`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    name: str
+    type: type
+    default: object
+    doc: str
+
+
+ENV_VARS: dict[str, EnvVar] = {
+    v.name: v
+    for v in [
+        EnvVar("MLCORE_HOME", str, str(Path.home() / ".mlcore"),
+               "Storage root: jobs, models, checkpoints and the MLflow database live under it."),
+        EnvVar("RAY_ADDRESS", str, "",
+               "Ray cluster to connect to; empty starts a local Ray for this process."),
+        EnvVar("MLCORE_NUM_CPUS", int, 0,
+               "CPUs given to a local Ray started by mlcore; 0 means all of this machine's."),
+        EnvVar("MLFLOW_TRACKING_URI", str, "",
+               "MLflow tracking/registry backend; empty means sqlite:///$MLCORE_HOME/mlflow.db."),
+        EnvVar("AWS_ENDPOINT_URL", str, "",
+               "S3-compatible endpoint for s3:// URIs (MinIO, moto, ...); empty means AWS."),
+        EnvVar("MLCORE_SERVE_HOST", str, "127.0.0.1",
+               "Interface Ray Serve's HTTP proxy binds to; loopback unless told otherwise."),
+        EnvVar("MLCORE_SERVE_PORT", int, 8000, "Port of Ray Serve's HTTP proxy."),
+        EnvVar("MLCORE_SKIP_CAPACITY_CHECK", bool, False,
+               "Skip the 'can this cluster ever run the job' check (autoscaling clusters)."),
+    ]
+}
+
+# Variables a Ray job needs in its workers, forwarded when mlcore connects to a cluster
+# (workers do not see variables set in the driver after the cluster started).
+FORWARDED_TO_WORKERS = (
+    "MLCORE_HOME", "MLFLOW_TRACKING_URI", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "AWS_REGION",
+)
+
+
+def get(name: str):
+    """Value of a declared variable, converted to its type, or its default."""
+    var = ENV_VARS[name]
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return var.default
+    if var.type is bool:
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    return var.type(raw)
+
+
+def home() -> Path:
+    """The storage root, created on first use."""
+    path = Path(os.path.expanduser(get("MLCORE_HOME")))
+    path.mkdir(parents=True, exist_ok=True)
+    return path

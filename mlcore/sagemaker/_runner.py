@@ -1,0 +1,159 @@
+"""Running one training job end to end: the wiring of specs, Ray, algorithms and MLflow.
+
+spec -> record (InProgress) -> MLflow run -> capacity and data checks -> Ray Train run ->
+model committed at ``<output_path>/<job>/model`` -> MLflow model -> record (Completed).
+Any failure ends in a Failed record whose FailureReason says what to fix.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import tempfile
+import time
+from datetime import datetime
+
+import algorithms
+import parallel
+from mlcore import _instances, _jobs, _session, _storage, _tracking, constants
+from mlcore._specs import TrainingJob
+from mlcore.errors import MLCoreError, SpecError
+
+log = logging.getLogger("mlcore")
+
+
+def default_job_name(base: str) -> str:
+    return f"{base}-{datetime.now().strftime('%Y-%m-%d-%H-%M-%S-%f')[:-3]}"
+
+
+def _reason(exc: BaseException) -> str:
+    err = parallel.worker_error(exc)
+    if isinstance(err, MLCoreError):
+        return str(err)
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[-1] if text else ''}"[:1000]
+
+
+class _Progress:
+    """Driver-side sink of worker metrics: MLflow batches, a progress line, the record."""
+
+    def __init__(self, record: _jobs.JobRecord, run_id: str, logs: bool):
+        self.record, self.run_id, self.logs = record, run_id, logs
+        self.final: dict[str, float] = {}
+        self._last_step: dict[str, int] = {}
+        self._last_save = 0.0
+
+    def __call__(self, rows, progress) -> None:
+        if rows:
+            _tracking.log_metrics(self.run_id, rows)
+            for key, value, step in sorted(rows, key=lambda r: r[2]):
+                if step >= self._last_step.get(key, -1):
+                    self.final[key], self._last_step[key] = value, step
+        if not progress:
+            return
+        if self.logs and rows:
+            shown = " ".join(f"{k}={v:.5g}" for k, v in sorted(self.final.items()))
+            print(f"[{self.record.TrainingJobName}] round {progress.get('round')}/"
+                  f"{progress.get('num_round')} {shown}", file=sys.stderr, flush=True)
+        if time.monotonic() - self._last_save > 2:
+            self.record.update(Progress=progress, SecondaryStatus="Training")
+            self._last_save = time.monotonic()
+
+
+def run(spec: TrainingJob, job_name: str, logs: bool = True) -> _jobs.JobRecord:
+    """Run ``spec`` as ``job_name``; return its final record (Completed or Failed)."""
+    if spec.entry_point:
+        raise SpecError("entry_point: script mode is not available in this version; use a "
+                        "built-in algorithm (algorithm: xgboost)", [("entry_point", "not available")])
+    algo = algorithms.get(spec.algorithm)
+    algo.module.validate_hyperparameters(spec.hyperparameters)  # invalid hyperparameters: no job at all
+    missing = [c for c in algo.required_channels if c not in spec.inputs]
+    if missing:
+        raise SpecError(f"inputs: {algo.name} needs the channel(s) {', '.join(missing)}; pass "
+                        f"fit({{'train': uri}}) or inputs: {{train: uri}}", [("inputs", "missing train")])
+    if _jobs.exists(job_name):
+        raise SpecError(f"name: a training job named {job_name!r} already exists; choose another "
+                        "name or leave it unset", [("name", "duplicate")])
+
+    output = spec.output_path or _session.default_output_path()
+    ckpt_uri = spec.checkpoint_s3_uri or _storage.join(output, job_name, "checkpoints")
+    record = _jobs.JobRecord(
+        TrainingJobName=job_name, AlgorithmName=algo.name, InstanceType=spec.instance_type,
+        InstanceCount=spec.instance_count, OutputPath=output, CheckpointUri=ckpt_uri,
+        InputDataConfig={k: c.model_dump() for k, c in spec.inputs.items()},
+        HyperParameters={k: str(v) for k, v in spec.hyperparameters.items()},
+        Spec=spec.model_dump(mode="json"))
+    record.save()
+    run_id = None
+    try:
+        run_id = _tracking.start_run(
+            job_name, spec.hyperparameters,
+            {"mlcore.algorithm": algo.name, "mlcore.instance_type": spec.instance_type,
+             "mlcore.instance_count": spec.instance_count, "mlcore.output_path": output,
+             **{f"mlcore.input.{k}": c.uri for k, c in spec.inputs.items()}, **spec.tags})
+        record.update(MlflowRunId=run_id)
+        _session.ensure_ray()
+        if not constants.get("MLCORE_SKIP_CAPACITY_CHECK"):
+            _instances.check_capacity(spec.instance_type, spec.instance_count, _session.cluster_nodes())
+        label = spec.hyperparameters.get("label_column")
+        features = {n: _check(n, c, label) for n, c in spec.inputs.items() if n in algo.channels}
+        if len(set(features.values())) > 1:
+            raise MLCoreError(f"channels have different feature counts ({features}); every "
+                              "channel needs the same features in the same order")
+        record.update(SecondaryStatus="Training", TrainingStartTime=time.time())
+        progress = _Progress(record, run_id, logs)
+        result = parallel.run(
+            algo.module.train_fn,
+            {"hyperparameters": spec.hyperparameters, "checkpoint_frequency": spec.checkpoint_frequency,
+             "channels": {k: c.model_dump() for k, c in spec.inputs.items()}},
+            trainer=algo.trainer,
+            scaling_config=_instances.scaling_config(spec.instance_type, spec.instance_count),
+            checkpoint_uri=ckpt_uri, max_failures=spec.max_retry_attempts,
+            environment=spec.environment, on_progress=progress)
+        end = time.time()
+        record.update(SecondaryStatus="Uploading", TrainingEndTime=end, Restarts=result.restarts)
+        model_uri, mlflow_uri = _publish_model(algo, result.checkpoint, output, job_name, run_id)
+        seconds = int(round(end - record.TrainingStartTime))
+        final = {**progress.final, **{k: v for k, v in result.metrics.items()
+                                      if k in ("data_load_seconds", "train_seconds")}}
+        _tracking.log_metrics(run_id, [(k, v, 0) for k, v in final.items() if k not in progress.final])
+        _tracking.set_tags(run_id, {"mlcore.model_data": model_uri, "mlcore.status": "Completed"})
+        _tracking.end_run(run_id, "Completed")
+        return record.update(TrainingJobStatus="Completed", SecondaryStatus="Completed",
+                             ModelArtifacts=model_uri, MlflowModelUri=mlflow_uri,
+                             FinalMetrics=final, TrainingTimeInSeconds=seconds,
+                             BillableTimeInSeconds=seconds,
+                             Progress={**record.Progress, **result.metrics})
+    except BaseException as exc:
+        stopped = isinstance(exc, KeyboardInterrupt)
+        status = "Stopped" if stopped else "Failed"
+        reason = "stopped by the user" if stopped else _reason(exc)
+        log.error("training job %s %s: %s", job_name, status.lower(), reason)
+        record.update(TrainingJobStatus=status, SecondaryStatus=status, FailureReason=reason,
+                      TrainingEndTime=time.time())
+        if run_id:
+            try:
+                _tracking.set_tags(run_id, {"mlcore.status": status, "mlcore.failure_reason": reason})
+                _tracking.end_run(run_id, status)
+            except Exception:  # tracking must not hide the real failure
+                log.exception("could not mark MLflow run %s as %s", run_id, status)
+        if stopped:
+            raise
+        return record
+
+
+def _check(name, channel, label):
+    from algorithms._data import check_channel
+
+    return check_channel(name, channel.uri, channel.content_type, label)
+
+
+def _publish_model(algo, checkpoint, output: str, job_name: str, run_id: str) -> tuple[str, str]:
+    """Commit the final checkpoint as the model artifact and log it as an MLflow model."""
+    with tempfile.TemporaryDirectory(prefix="mlcore-model-") as tmp:
+        local = checkpoint.to_directory(tmp)
+        model = algo.module.load_model(local)
+        model_uri = _storage.commit_dir(local, _storage.join(output, job_name, "model"),
+                                        {"job": job_name, "algorithm": algo.name})
+    mlflow_uri = _tracking.log_model(run_id, algo.mlflow_flavor, model)
+    return model_uri, mlflow_uri

@@ -1,0 +1,5 @@
+"""``sagemaker.predictor``."""
+
+from serving import Predictor
+
+__all__ = ["Predictor"]

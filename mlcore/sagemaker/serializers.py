@@ -1,0 +1,5 @@
+"""``sagemaker.serializers``."""
+
+from serving import CSVSerializer, IdentitySerializer, JSONSerializer
+
+__all__ = ["CSVSerializer", "IdentitySerializer", "JSONSerializer"]

@@ -1,0 +1,93 @@
+"""Launching one Ray Train run for a job and watching it from the driver."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import ray
+
+from mlcore import _storage
+
+log = logging.getLogger("mlcore")
+
+
+@dataclass
+class LaunchResult:
+    checkpoint: object  # ray.train.Checkpoint of the final report
+    metrics: dict
+    restarts: int
+
+
+def _checkpoint_location(uri: str) -> tuple[str, str, object]:
+    """Split a checkpoint URI into Ray's ``(storage_path, name, filesystem)``."""
+    fs, path = _storage.pyarrow_filesystem(uri)
+    path = path.rstrip("/")
+    parent, name = path.rsplit("/", 1)
+    return parent, name, fs
+
+
+def run(train_fn: Callable, config: dict, *, trainer: str, scaling_config, checkpoint_uri: str,
+        max_failures: int, environment: dict[str, str], on_progress: Callable[[list, dict], None],
+        keep_checkpoints: int = 3, backend_config=None) -> LaunchResult:
+    """Run ``train_fn`` on the workers of ``scaling_config`` and return the final report.
+
+    ``on_progress(rows, progress)`` is called from a driver thread about once a second with
+    the metric rows rank 0 pushed since the last call.
+    """
+    from ray.train import CheckpointConfig, FailureConfig, RunConfig
+
+    from parallel._reporting import MetricsSink
+
+    storage_path, name, fs = _checkpoint_location(checkpoint_uri)
+    run_config = RunConfig(
+        name=name, storage_path=storage_path, storage_filesystem=fs,
+        failure_config=FailureConfig(max_failures=max_failures),
+        checkpoint_config=CheckpointConfig(num_to_keep=keep_checkpoints),
+        worker_runtime_env={"env_vars": environment} if environment else None,
+    )
+    sink = MetricsSink.remote()
+    stop = threading.Event()
+
+    def watch():
+        while not stop.wait(1.0):
+            try:
+                on_progress(*ray.get(sink.drain.remote()))
+            except Exception as e:  # never let the progress thread kill the job
+                log.debug("progress poll failed: %s", e)
+
+    watcher = threading.Thread(target=watch, name="mlcore-progress", daemon=True)
+    watcher.start()
+    try:
+        trainer_cls = _trainer_class(trainer)
+        kwargs = {"xgboost_config": backend_config} if backend_config is not None else {}
+        result = trainer_cls(train_fn, train_loop_config={**config, "metrics_sink": sink},
+                             scaling_config=scaling_config, run_config=run_config, **kwargs).fit()
+    finally:
+        stop.set()
+        watcher.join()
+        on_progress(*ray.get(sink.drain.remote()))
+        starts = ray.get(sink.starts.remote())
+        ray.kill(sink)
+    return LaunchResult(result.checkpoint, result.metrics or {}, restarts=max(0, starts - 1))
+
+
+def _trainer_class(trainer: str):
+    if trainer == "xgboost":
+        from ray.train.xgboost import XGBoostTrainer
+        return XGBoostTrainer
+    if trainer == "torch":
+        from ray.train.torch import TorchTrainer
+        return TorchTrainer
+    raise ValueError(f"unknown trainer {trainer!r}")
+
+
+def worker_error(exc: BaseException) -> BaseException:
+    """The first worker's own exception inside Ray Train's wrapper, if there is one."""
+    failures = getattr(exc, "worker_failures", None)
+    if failures:
+        err = next(iter(failures.values()))
+        return getattr(err, "cause", None) or err
+    return getattr(exc, "cause", None) or exc

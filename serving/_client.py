@@ -1,0 +1,56 @@
+"""The HTTP client of an endpoint: SageMaker v2's ``Predictor``."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import requests
+
+from mlcore.errors import EndpointError
+from serving._codecs import CSVSerializer, JSONDeserializer
+from serving._realtime import endpoint_url
+
+
+class Predictor:
+    """Calls ``POST /endpoints/<endpoint_name>/invocations``."""
+
+    def __init__(self, endpoint_name: str, sagemaker_session=None, serializer=None,
+                 deserializer=None, timeout: float = 60.0):
+        self.endpoint_name = endpoint_name
+        self.serializer = serializer or CSVSerializer()
+        self.deserializer = deserializer or JSONDeserializer()
+        self.timeout = timeout
+        self._http = requests.Session()
+
+    @property
+    def url(self) -> str:
+        return endpoint_url(self.endpoint_name)
+
+    def predict(self, data, initial_args: dict | None = None):
+        body = self.serializer.serialize(data)
+        accept = self.deserializer.ACCEPT
+        headers = {"Content-Type": self.serializer.CONTENT_TYPE,
+                   "Accept": accept if isinstance(accept, str) else ", ".join(accept)}
+        try:
+            resp = self._http.post(f"{self.url}/invocations", data=body, headers=headers,
+                                   timeout=self.timeout)
+        except requests.ConnectionError:
+            raise EndpointError(f"endpoint {self.endpoint_name!r} is not reachable at {self.url}; "
+                                "is it deployed and is Ray running?") from None
+        if resp.status_code != 200:
+            try:
+                detail = resp.json().get("error", resp.text)
+            except json.JSONDecodeError:
+                detail = resp.text[:300]
+            raise EndpointError(f"endpoint {self.endpoint_name!r} answered {resp.status_code}: {detail}",
+                                status=resp.status_code)
+        return self.deserializer.deserialize(io.BytesIO(resp.content), resp.headers.get("content-type"))
+
+    def delete_endpoint(self, delete_endpoint_config: bool = True) -> None:
+        from serving._realtime import delete
+
+        delete(self.endpoint_name)
+
+    def delete_model(self) -> None:  # SageMaker v2 name; the model goes with the endpoint
+        pass
