@@ -165,10 +165,20 @@ def _format(problems: list[tuple[str, str]]) -> str:
     return "\n".join([head] + [f"  - {path}: {msg}" for path, msg in problems])
 
 
+_UNION_TAGS = {"str", "int", "float", "bool"}
+
+
 def _field_problems(err: ValidationError, model: type[BaseModel]) -> list[tuple[str, str]]:
-    out = []
+    out, union_paths = [], set()
     for e in err.errors():
-        path = ".".join(str(p) for p in e["loc"])
+        loc = e["loc"]
+        if loc and loc[-1] in _UNION_TAGS:  # one error per union member: report it once
+            path = ".".join(str(p) for p in loc[:-1])
+            if path not in union_paths:
+                union_paths.add(path)
+                out.append((path, f"must be a string, number or boolean; got {e['input']!r}"))
+            continue
+        path = ".".join(str(p) for p in loc)
         if e["type"] == "extra_forbidden":
             known = _known_fields(model, e["loc"][:-1])
             close = difflib.get_close_matches(str(e["loc"][-1]), known, n=1)

@@ -1,0 +1,93 @@
+"""Fixtures own their resources: one Ray (2 CPUs) per session, an S3 server (moto) on a
+loopback port, MLflow on SQLite and all storage under a temporary MLCORE_HOME."""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+
+import numpy as np
+import pytest
+
+# Environment first: Ray workers only see variables set before ray.init.
+_HOME = tempfile.mkdtemp(prefix="mlcore-test-home-")
+os.environ["MLCORE_HOME"] = _HOME
+os.environ.pop("MLFLOW_TRACKING_URI", None)
+os.environ.pop("RAY_ADDRESS", None)
+os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                   "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    os.environ[key] = value
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+os.environ["MLCORE_SERVE_PORT"] = str(free_port())
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's S3 server on 127.0.0.1 (as s3fs's own tests run it); yields the endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    yield endpoint
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def _s3_env(s3_server):
+    os.environ["AWS_ENDPOINT_URL"] = s3_server
+    return s3_server
+
+
+@pytest.fixture(scope="session")
+def ray_session(_s3_env):
+    """The session's Ray: 2 CPUs, started after the S3 endpoint is in the environment."""
+    import ray
+
+    from mlcore import _session
+
+    os.environ["MLCORE_NUM_CPUS"] = "2"
+    _session.ensure_ray()
+    yield ray
+    try:
+        from ray import serve
+        serve.shutdown()
+    except Exception:
+        pass
+    ray.shutdown()
+
+
+@pytest.fixture
+def bucket(_s3_env):
+    """A fresh bucket on the loopback S3 server."""
+    import uuid
+
+    import boto3
+
+    name = f"b-{uuid.uuid4().hex[:10]}"
+    boto3.client("s3", endpoint_url=_s3_env).create_bucket(Bucket=name)
+    return name
+
+
+def make_classification(n: int, f: int = 10, seed: int = 0):
+    """A binary problem with a known signal; returns (X float32, y float32)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, f)).astype(np.float32)
+    logits = X[:, 0] * 2 - X[:, 1] + 0.5 * X[:, 2] * X[:, 3]
+    y = (logits + rng.normal(scale=0.5, size=n) > 0).astype(np.float32)
+    return X, y
+
+
+def write_csv(path, X, y) -> str:
+    np.savetxt(path, np.column_stack([y, X]), delimiter=",", fmt="%.7g")
+    return str(path)
