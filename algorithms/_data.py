@@ -78,11 +78,11 @@ def _to_xy(table: pa.Table, kind: str, label_column: str | None, path: str):
         t = column.type
         if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
                 or pa.types.is_null(t)):
-            bad = next((v for v in column.to_pylist() if v is not None), None)
+            row, bad = _first_non_number(column.to_pylist())
             where = (f"column {table.column_names.index(name) + 1}" if kind == CSV else f"column {name!r}")
-            raise DataError(f"{path}: {where} is not numeric (found {bad!r}); built-in "
-                            "algorithms take numeric features only: encode categories as numbers",
-                            path=path)
+            raise DataError(f"{path}: {where} is not numeric (found {bad!r} in row {row}); "
+                            "built-in algorithms take numeric features only: encode categories "
+                            "as numbers", path=path)
         cols.append((name, column))
     y = table.column(label).to_numpy(zero_copy_only=False).astype(np.float32)
     X = np.empty((table.num_rows, len(cols) - 1), dtype=np.float32)
@@ -92,6 +92,16 @@ def _to_xy(table: pa.Table, kind: str, label_column: str | None, path: str):
             X[:, j] = column.to_numpy(zero_copy_only=False)
             j += 1
     return X, y
+
+
+def _first_non_number(values: list) -> tuple[int, object]:
+    for i, v in enumerate(values):
+        try:
+            float(v)
+        except (TypeError, ValueError):
+            if v is not None:
+                return i + 1, v
+    return 0, None
 
 
 def _label_name(schema: pa.Schema, kind: str, label_column: str | None, path: str) -> str:

@@ -129,11 +129,11 @@ def train_fn(config: dict) -> None:
     evals = [(dmats[n], n) for n in ("train", "validation") if n in dmats]
 
     def save(booster):
-        return lambda d: booster.save_model(os.path.join(d, MODEL_FILE))
+        return lambda d: save_model(booster, d)
 
     class Report(xgb.callback.TrainingCallback):
         def after_iteration(self, model, epoch, evals_log):
-            step = epoch + 1
+            step = model.num_boosted_rounds()  # `epoch` restarts at 0 when resuming
             last = {f"{ch}:{m}": float(vals[-1]) for ch, ms in evals_log.items() for m, vals in ms.items()}
             buffer.add(step, last, {"round": step, "num_round": num_round})
             if step % config["checkpoint_frequency"] == 0 and step < num_round:
@@ -149,6 +149,12 @@ def train_fn(config: dict) -> None:
              "train_seconds": train_s, "resumed_from_round": done}
     buffer.flush({"round": booster.num_boosted_rounds(), "num_round": num_round})
     report_checkpoint(final, save(booster), final=True)
+
+
+def save_model(booster, local_dir: str) -> None:
+    # SageMaker's extension-less file name: write UBJSON bytes explicitly.
+    with open(os.path.join(local_dir, MODEL_FILE), "wb") as f:
+        f.write(booster.save_raw("ubj"))
 
 
 def load_model(local_dir: str):

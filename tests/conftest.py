@@ -91,3 +91,30 @@ def make_classification(n: int, f: int = 10, seed: int = 0):
 def write_csv(path, X, y) -> str:
     np.savetxt(path, np.column_stack([y, X]), delimiter=",", fmt="%.7g")
     return str(path)
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory):
+    """Train/validation CSVs (SageMaker convention) of a 6,000-row binary problem, seed 1."""
+    d = tmp_path_factory.mktemp("data")
+    X, y = make_classification(6000, 8, seed=1)
+    write_csv(d / "train.csv", X[:4800], y[:4800])
+    write_csv(d / "validation.csv", X[4800:], y[4800:])
+    np.savetxt(d / "features.csv", X[4800:4810], delimiter=",", fmt="%.7g")
+    return d
+
+
+XGB_HP = {"num_round": 40, "max_depth": 4, "eta": 0.3, "objective": "binary:logistic",
+          "eval_metric": "auc,logloss", "seed": 3}
+
+
+@pytest.fixture(scope="session")
+def trained(ray_session, data_dir):
+    """One completed 2-worker XGBoost job, shared by the registry and endpoint tests."""
+    from mlcore.sagemaker import Estimator
+
+    est = Estimator(algorithm="xgboost", instance_type="local", instance_count=2,
+                    hyperparameters=XGB_HP, checkpoint_frequency=10)
+    est.fit({"train": str(data_dir / "train.csv"), "validation": str(data_dir / "validation.csv")},
+            logs=False)
+    return est

@@ -8,9 +8,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import make_classification, write_csv
 
 from algorithms._data import check_channel, read_shard
-from conftest import make_classification, write_csv
 from mlcore import DataError, StorageError
 from mlcore._storage import COMMIT_MARKER, commit_dir, fetch_committed, filesystem, is_committed
 
@@ -83,7 +83,7 @@ def _bad_csv(tmp_path, text):
 @pytest.mark.parametrize("make,words", [
     (lambda t: str(t / "nope.csv"), "does not exist"),
     (lambda t: _bad_csv(t, ""), "is empty"),
-    (lambda t: _bad_csv(t, "1,0.5,abc\n0,0.1,0.2\n"), "column 3 is not numeric (found 'abc')"),
+    (lambda t: _bad_csv(t, "1,0.5,abc\n0,0.1,0.2\n"), "column 3 is not numeric (found 'abc' in row 1)"),
     (lambda t: _bad_csv(t, "1,2,3\n1,2\n"), "not valid CSV"),
 ])
 def test_bad_channels_give_clear_errors(tmp_path, make, words):

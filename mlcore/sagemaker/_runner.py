@@ -44,11 +44,12 @@ class _Progress:
         self._last_save = 0.0
 
     def __call__(self, rows, progress) -> None:
+        # Steps recomputed after a restart from an earlier checkpoint were logged already.
+        rows = [r for r in sorted(rows, key=lambda r: r[2]) if r[2] > self._last_step.get(r[0], 0)]
         if rows:
             _tracking.log_metrics(self.run_id, rows)
-            for key, value, step in sorted(rows, key=lambda r: r[2]):
-                if step >= self._last_step.get(key, -1):
-                    self.final[key], self._last_step[key] = value, step
+            for key, value, step in rows:
+                self.final[key], self._last_step[key] = value, step
         if not progress:
             return
         if self.logs and rows:
