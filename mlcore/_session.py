@@ -28,7 +28,7 @@ def ensure_ray(address: str | None = None) -> None:
     address = address or constants.get("RAY_ADDRESS")
     if address:
         # A driver started by `ray job submit` already runs inside the job's runtime env.
-        inside_job = bool(os.environ.get("RAY_JOB_SUBMISSION_ID"))
+        inside_job = "RAY_JOB_CONFIG_JSON_ENV_VAR" in os.environ
         env = {k: os.environ[k] for k in constants.FORWARDED_TO_WORKERS if os.environ.get(k)}
         env.setdefault("MLCORE_HOME", str(constants.home()))
         runtime_env = None if inside_job else {"env_vars": env}

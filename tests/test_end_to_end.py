@@ -1,0 +1,123 @@
+"""The README's main job, three ways: the CLI on embedded defaults, `ray job submit` against
+a `ray start --head` cluster this test starts (and stops by PID), and job records."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from conftest import free_port
+
+ROOT = Path(__file__).parents[1]
+BIN = Path(sys.executable).parent
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _env(home: Path, **extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "AWS_ENDPOINT"))}
+    env.update(MLCORE_HOME=str(home), MLCORE_SERVE_PORT=str(free_port()), MLCORE_NUM_CPUS="2",
+               PATH=f"{BIN}:{env.get('PATH', '')}", **extra)
+    return env
+
+
+def _check_quickstart_output(out: str, home: Path) -> str:
+    assert "training job xgboost-" in out and ": Completed" in out
+    assert "validation:auc = " in out
+    auc = float(out.split("validation:auc = ")[1].split()[0])
+    assert auc > 0.95, out  # breast-cancer is an easy problem; a broken pipeline is not
+    assert "registered breast-cancer-xgboost version 1 (Approved)" in out
+    assert "predictions for 58 rows" in out and "-> " in out
+    job = out.split("training job ")[1].split(":")[0]
+    record = json.loads((home / "jobs" / f"{job}.json").read_text())
+    assert record["TrainingJobStatus"] == "Completed"
+    assert (home / "output" / job / "model" / "_COMMITTED").exists()
+    return job
+
+
+def test_quickstart_cli_and_job_records(tmp_path):
+    home = tmp_path / "home"
+    res = subprocess.run([str(BIN / "mlcore"), "run", "configs/quickstart.yaml"], cwd=ROOT,
+                         env=_env(home), capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    job = _check_quickstart_output(res.stdout, home)
+    assert f"mlflow ui --backend-store-uri sqlite:///{home}/mlflow.db" in res.stdout
+
+    listed = subprocess.run([str(BIN / "mlcore"), "jobs", "list"], env=_env(home),
+                            capture_output=True, text=True, check=True).stdout
+    assert job in listed and "Completed" in listed
+    desc = json.loads(subprocess.run([str(BIN / "mlcore"), "jobs", "describe", job], env=_env(home),
+                                     capture_output=True, text=True, check=True).stdout)
+    assert desc["TrainingJobStatus"] == "Completed"
+    assert desc["BillableTimeInSeconds"] == desc["TrainingTimeInSeconds"] >= 0
+    assert desc["ModelArtifacts"].endswith(f"{job}/model")
+    assert set(desc["FinalMetrics"]) >= {"validation:auc", "train:auc"}
+    missing = subprocess.run([str(BIN / "mlcore"), "jobs", "describe", "no-such-job"],
+                             env=_env(home), capture_output=True, text=True)
+    assert missing.returncode == 1 and "no training job named 'no-such-job'" in missing.stderr
+
+
+def _kill_cluster(temp_dir: str) -> None:
+    """Stop only the processes of the cluster under temp_dir (never `ray stop`)."""
+    import psutil
+
+    procs = []
+    for p in psutil.process_iter(["cmdline"]):
+        try:
+            if any(temp_dir in part for part in (p.info["cmdline"] or [])):
+                procs.append(p)
+        except psutil.Error:
+            pass
+    for p in procs:
+        try:
+            p.terminate()
+        except psutil.Error:
+            pass
+    _, alive = psutil.wait_procs(procs, timeout=15)
+    for p in alive:
+        p.kill()
+
+
+@pytest.fixture
+def ray_head():
+    temp_dir = tempfile.mkdtemp(prefix="mlcray", dir="/tmp")  # short: Ray's socket paths
+    port, dash = free_port(), free_port()
+    env = {**_env(Path(temp_dir) / "unused"), "RAY_AUTH_MODE": "disabled"}
+    subprocess.run([str(BIN / "ray"), "start", "--head", f"--port={port}", "--num-cpus=2",
+                    "--node-ip-address=127.0.0.1", "--include-dashboard=true",
+                    "--dashboard-host=127.0.0.1", f"--dashboard-port={dash}",
+                    f"--temp-dir={temp_dir}", "--disable-usage-stats"],
+                   env=env, check=True, capture_output=True, timeout=180)
+    try:
+        yield f"http://127.0.0.1:{dash}", env
+    finally:
+        _kill_cluster(temp_dir)
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def test_ray_job_submit_runs_the_quickstart(ray_head, tmp_path):
+    address, env = ray_head
+    home = tmp_path / "job-home"
+    runtime_env = {"env_vars": {"MLCORE_HOME": str(home), "MLCORE_SERVE_PORT": str(free_port())}}
+    t0 = time.monotonic()
+    deadline = t0 + 120
+    while True:  # the head's job agent comes up a few seconds after `ray start` returns
+        res = subprocess.run(
+            [str(BIN / "ray"), "job", "submit", "--address", address, "--working-dir", ".",
+             "--runtime-env-json", json.dumps(runtime_env), "--",
+             "mlcore", "run", "configs/quickstart.yaml", "--quiet"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+        out = res.stdout + res.stderr
+        if "No available agent to submit job" not in out or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert res.returncode == 0, out[-4000:]
+    assert "succeeded" in out, out[-2000:]
+    _check_quickstart_output(out, home)
+    print(f"ray job submit end to end: {time.monotonic() - t0:.1f}s")
