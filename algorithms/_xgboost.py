@@ -102,8 +102,9 @@ def train_fn(config: dict) -> None:
     import xgboost as xgb
 
     from algorithms._data import read_shard
-    from parallel import MetricsBuffer, report_checkpoint, worker_cpus
+    from parallel import CheckpointPolicy, MetricsBuffer, report_checkpoint, worker_cpus
 
+    started = time.time()
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
     buffer = MetricsBuffer(config["metrics_sink"])
@@ -136,16 +137,19 @@ def train_fn(config: dict) -> None:
             step = model.num_boosted_rounds()  # `epoch` restarts at 0 when resuming
             last = {f"{ch}:{m}": float(vals[-1]) for ch, ms in evals_log.items() for m, vals in ms.items()}
             buffer.add(step, last, {"round": step, "num_round": num_round})
-            if step % config["checkpoint_frequency"] == 0 and step < num_round:
+            if policy.due(step, num_round, time.monotonic()):
                 report_checkpoint({"round": step, **last}, save(model))
             return False
 
+    policy = CheckpointPolicy(config["checkpoint_frequency"], config["checkpoint_min_interval_s"])
+    policy.started(time.monotonic())
     t1 = time.perf_counter()
     booster = xgb.train(params, dmats["train"], num_boost_round=max(0, num_round - done),
                         evals=evals, xgb_model=start_model, early_stopping_rounds=early_stop,
                         callbacks=[Report()], verbose_eval=False)
     train_s = time.perf_counter() - t1
-    final = {"round": booster.num_boosted_rounds(), "data_load_seconds": load_s,
+    final = {"round": booster.num_boosted_rounds(), "worker_start_time": started,
+             "data_load_seconds": load_s,
              "train_seconds": train_s, "resumed_from_round": done}
     buffer.flush({"round": booster.num_boosted_rounds(), "num_round": num_round})
     report_checkpoint(final, save(booster), final=True)

@@ -40,6 +40,7 @@ class JobRecord:
     MlflowRunId: str | None = None
     MlflowModelUri: str | None = None
     Progress: dict = field(default_factory=dict)
+    SecondaryStatusTransitions: list[dict] = field(default_factory=list)
     Restarts: int = 0
     Spec: dict = field(default_factory=dict)
     DriverHost: str = field(default_factory=socket.gethostname)
@@ -47,6 +48,17 @@ class JobRecord:
 
     def save(self) -> None:
         _storage.write_json_atomic(str(_dir() / f"{self.TrainingJobName}.json"), asdict(self))
+
+    def transition(self, status: str, message: str = "", **changes) -> JobRecord:
+        """Enter a new secondary status (SageMaker's SecondaryStatusTransitions), timed."""
+        now = time.time()
+        if self.SecondaryStatusTransitions:
+            last = self.SecondaryStatusTransitions[-1]
+            last["EndTime"] = now
+            last["Seconds"] = round(now - last["StartTime"], 3)
+        self.SecondaryStatusTransitions.append({"Status": status, "StartTime": now,
+                                                "StatusMessage": message})
+        return self.update(SecondaryStatus=status, **changes)
 
     def update(self, **changes) -> JobRecord:
         for k, v in changes.items():

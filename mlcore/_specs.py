@@ -84,6 +84,9 @@ class TrainingJob(_Spec):
         None, description="Where checkpoints go; null is <output_path>/<job>/checkpoints.")
     checkpoint_frequency: int = Field(
         10, ge=1, description="Rounds (or epochs) between periodic checkpoints.")
+    checkpoint_min_interval_s: float = Field(
+        30.0, ge=0, description="At least this many seconds between periodic checkpoints; 0 "
+        "checkpoints every checkpoint_frequency rounds whatever their speed.")
     max_retry_attempts: int = Field(
         0, ge=-1, description="Restarts from the latest checkpoint after a worker failure; "
         "0 never retries, -1 retries forever.")
@@ -204,8 +207,16 @@ def _known_fields(model: type[BaseModel], loc: tuple) -> list[str]:
     return list(model.model_fields)
 
 
-SPEC_KINDS: dict[str, type[BaseModel]] = {"TrainingJob": TrainingJob}
-PLANNED_KINDS = ("TuningJob", "Endpoint", "TransformJob", "Pipeline", "Benchmark")
+class Benchmark(_Spec):
+    """A side-by-side benchmark script run with its parameters (see benchmarks/)."""
+
+    kind: Literal["Benchmark"] = Field("Benchmark", description="Spec kind.")
+    script: str = Field(description="Benchmark script, relative to this file.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Passed to the script as JSON.")
+
+
+SPEC_KINDS: dict[str, type[BaseModel]] = {"TrainingJob": TrainingJob, "Benchmark": Benchmark}
+PLANNED_KINDS = ("TuningJob", "Endpoint", "TransformJob", "Pipeline")
 
 
 def parse_spec(data: Any, kind: str | None = None) -> BaseModel:

@@ -88,6 +88,9 @@ def log_model(run_id: str, flavor: str, model, name: str = "model") -> str:
 
     client(_session.tracking_uri())
     module = importlib.import_module(f"mlflow.{flavor}")
+    # The flavour's own requirement list: MLflow's inference would spawn a subprocess that
+    # re-imports the model's modules (~2 s per job) to find the same answer.
+    reqs = module.get_default_pip_requirements() if hasattr(module, "get_default_pip_requirements") else None
     with mlflow.start_run(run_id=run_id):
-        info = module.log_model(model, name=name)
+        info = module.log_model(model, name=name, pip_requirements=reqs)
     return info.model_uri

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from mlcore._specs import TrainingJob, parse_spec
+from mlcore._specs import Benchmark, TrainingJob, parse_spec
 from mlcore.errors import SpecError
 
 
@@ -42,4 +42,6 @@ def load_file(path: str | os.PathLike):
                 setattr(spec, field, _resolve(getattr(spec, field), base))
         if spec.deploy and spec.deploy.sample_input:
             spec.deploy.sample_input = _resolve(spec.deploy.sample_input, base)
+    if isinstance(spec, Benchmark):
+        spec.script = _resolve(spec.script, path.resolve().parent)
     return spec

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import ray
 
-from mlcore import _storage
+from mlcore import _storage, constants
 
 log = logging.getLogger("mlcore")
 
@@ -41,6 +42,9 @@ def run(train_fn: Callable, config: dict, *, trainer: str, scaling_config, check
 
     from parallel._reporting import MetricsSink
 
+    # Ray Train propagates this variable from the driver to its controller (any cluster).
+    os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S",
+                          str(constants.get("MLCORE_TRAIN_POLL_INTERVAL_S")))
     storage_path, name, fs = _checkpoint_location(checkpoint_uri)
     run_config = RunConfig(
         name=name, storage_path=storage_path, storage_filesystem=fs,

@@ -42,6 +42,7 @@ BAD = [
      "register.approval_status", "'PendingManualApproval', 'Approved' or 'Rejected'"),
     (dict(kind="Tuning"), "kind", "unknown kind 'Tuning'"),
     (dict(kind="TuningJob"), "kind", "not available in this version"),
+    (dict(kind="Benchmark"), "script", "Field required"),
 ]
 
 

@@ -163,7 +163,8 @@ def test_worker_killed_mid_training_resumes_from_checkpoint(ray_session, tmp_pat
     train = write_csv(tmp_path / "train.csv", X, y)
     rounds = 600
     est = Estimator(algorithm="xgboost", instance_count=2, max_retry_attempts=2,
-                    checkpoint_frequency=25, output_path=str(tmp_path / "out"),
+                    checkpoint_frequency=25, checkpoint_min_interval_s=0,
+                    output_path=str(tmp_path / "out"),
                     hyperparameters={"num_round": rounds, "max_depth": 6, "eta": 0.05, "seed": 0})
     thread = threading.Thread(target=est.fit, kwargs={"inputs": train, "logs": False,
                                                       "job_name": "chaos-kill-worker"})

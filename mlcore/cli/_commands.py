@@ -8,7 +8,7 @@ import time
 from dataclasses import asdict
 
 from mlcore import _jobs, _registry, _session
-from mlcore._specs import SPEC_KINDS, TrainingJob
+from mlcore._specs import SPEC_KINDS, Benchmark, TrainingJob
 from mlcore._yaml import load_file
 from mlcore.errors import SpecError
 
@@ -39,6 +39,10 @@ def run(path: str, job_name: str | None, quiet: bool = False) -> int:
     spec = load_file(path)
     if isinstance(spec, TrainingJob):
         return _run_training(spec, job_name, quiet)
+    if isinstance(spec, Benchmark):
+        import subprocess
+
+        return subprocess.call([sys.executable, spec.script, "--config", json.dumps(spec.params)])
     raise SpecError(f"kind {spec.kind} cannot be run yet", [("kind", "not runnable")])
 
 

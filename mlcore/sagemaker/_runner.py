@@ -57,7 +57,7 @@ class _Progress:
             print(f"[{self.record.TrainingJobName}] round {progress.get('round')}/"
                   f"{progress.get('num_round')} {shown}", file=sys.stderr, flush=True)
         if time.monotonic() - self._last_save > 2:
-            self.record.update(Progress=progress, SecondaryStatus="Training")
+            self.record.update(Progress=progress)
             self._last_save = time.monotonic()
 
 
@@ -84,7 +84,7 @@ def run(spec: TrainingJob, job_name: str, logs: bool = True) -> _jobs.JobRecord:
         InputDataConfig={k: c.model_dump() for k, c in spec.inputs.items()},
         HyperParameters={k: str(v) for k, v in spec.hyperparameters.items()},
         Spec=spec.model_dump(mode="json"))
-    record.save()
+    record.transition("Starting", "creating the MLflow run")
     run_id = None
     try:
         run_id = _tracking.start_run(
@@ -92,7 +92,8 @@ def run(spec: TrainingJob, job_name: str, logs: bool = True) -> _jobs.JobRecord:
             {"mlcore.algorithm": algo.name, "mlcore.instance_type": spec.instance_type,
              "mlcore.instance_count": spec.instance_count, "mlcore.output_path": output,
              **{f"mlcore.input.{k}": c.uri for k, c in spec.inputs.items()}, **spec.tags})
-        record.update(MlflowRunId=run_id)
+        record.transition("Preparing", "connecting to Ray; checking capacity and data",
+                          MlflowRunId=run_id)
         _session.ensure_ray()
         if not constants.get("MLCORE_SKIP_CAPACITY_CHECK"):
             _instances.check_capacity(spec.instance_type, spec.instance_count, _session.cluster_nodes())
@@ -101,26 +102,34 @@ def run(spec: TrainingJob, job_name: str, logs: bool = True) -> _jobs.JobRecord:
         if len(set(features.values())) > 1:
             raise MLCoreError(f"channels have different feature counts ({features}); every "
                               "channel needs the same features in the same order")
-        record.update(SecondaryStatus="Training", TrainingStartTime=time.time())
+        record.transition("Training", "workers starting, reading data, training",
+                          TrainingStartTime=time.time())
         progress = _Progress(record, run_id, logs)
         result = parallel.run(
             algo.module.train_fn,
             {"hyperparameters": spec.hyperparameters, "checkpoint_frequency": spec.checkpoint_frequency,
+             "checkpoint_min_interval_s": spec.checkpoint_min_interval_s,
              "channels": {k: c.model_dump() for k, c in spec.inputs.items()}},
             trainer=algo.trainer,
             scaling_config=_instances.scaling_config(spec.instance_type, spec.instance_count),
             checkpoint_uri=ckpt_uri, max_failures=spec.max_retry_attempts,
             environment=spec.environment, on_progress=progress)
         end = time.time()
-        record.update(SecondaryStatus="Uploading", TrainingEndTime=end, Restarts=result.restarts)
+        record.transition("Uploading", "committing the model and logging it to MLflow",
+                          TrainingEndTime=end, Restarts=result.restarts)
         model_uri, mlflow_uri = _publish_model(algo, result.checkpoint, output, job_name, run_id)
         seconds = int(round(end - record.TrainingStartTime))
+        if "worker_start_time" in result.metrics:  # where the Training phase's time went
+            m = result.metrics
+            result.metrics["worker_startup_seconds"] = m["worker_start_time"] - record.TrainingStartTime
+            result.metrics["worker_shutdown_seconds"] = (end - m["worker_start_time"] - m.get("data_load_seconds", 0)
+                                                         - m.get("train_seconds", 0))
         final = {**progress.final, **{k: v for k, v in result.metrics.items()
                                       if k in ("data_load_seconds", "train_seconds")}}
         _tracking.log_metrics(run_id, [(k, v, 0) for k, v in final.items() if k not in progress.final])
         _tracking.set_tags(run_id, {"mlcore.model_data": model_uri, "mlcore.status": "Completed"})
         _tracking.end_run(run_id, "Completed")
-        return record.update(TrainingJobStatus="Completed", SecondaryStatus="Completed",
+        return record.transition("Completed", "", TrainingJobStatus="Completed",
                              ModelArtifacts=model_uri, MlflowModelUri=mlflow_uri,
                              FinalMetrics=final, TrainingTimeInSeconds=seconds,
                              BillableTimeInSeconds=seconds,
@@ -130,8 +139,8 @@ def run(spec: TrainingJob, job_name: str, logs: bool = True) -> _jobs.JobRecord:
         status = "Stopped" if stopped else "Failed"
         reason = "stopped by the user" if stopped else _reason(exc)
         log.error("training job %s %s: %s", job_name, status.lower(), reason)
-        record.update(TrainingJobStatus=status, SecondaryStatus=status, FailureReason=reason,
-                      TrainingEndTime=time.time())
+        record.transition(status, reason, TrainingJobStatus=status, FailureReason=reason,
+                          TrainingEndTime=time.time())
         if run_id:
             try:
                 _tracking.set_tags(run_id, {"mlcore.status": status, "mlcore.failure_reason": reason})

@@ -67,7 +67,8 @@ class Estimator:
                  max_retry_attempts: int | None = None, environment: dict | None = None,
                  tags: list | dict | None = None, entry_point: str | None = None,
                  source_dir: str | None = None, algorithm: str | None = None,
-                 checkpoint_frequency: int = 10, **kwargs):
+                 checkpoint_frequency: int = 10, checkpoint_min_interval_s: float = 30.0,
+                 **kwargs):
         unknown = [k for k in kwargs if k not in _IGNORED]
         if unknown:
             raise TypeError(f"Estimator() got unexpected keyword argument(s) {', '.join(unknown)}")
@@ -90,7 +91,8 @@ class Estimator:
             instance_type=instance_type, instance_count=instance_count,
             use_spot_instances=use_spot_instances, max_run=max_run, max_wait=max_wait,
             checkpoint_s3_uri=checkpoint_s3_uri, max_retry_attempts=max_retry_attempts or 0,
-            checkpoint_frequency=checkpoint_frequency, environment=dict(environment or {}),
+            checkpoint_frequency=checkpoint_frequency,
+            checkpoint_min_interval_s=checkpoint_min_interval_s, environment=dict(environment or {}),
             tags=tags or {})
         self.latest_training_job: TrainingJobHandle | None = None
 
