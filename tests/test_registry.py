@@ -63,3 +63,21 @@ def test_models_cli(trained):
     assert '"approval_status": "Approved"' in out
     bad = subprocess.run(cli + ["approve", "cli-group", "7"], capture_output=True, text=True)
     assert bad.returncode == 1 and "does not exist" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_attach_and_fit_without_waiting(trained, data_dir):
+    from mlcore.sagemaker import Estimator
+
+    attached = Estimator.attach(trained.latest_training_job.name)
+    assert attached.model_data == trained.model_data
+    assert attached.hyperparameters()["num_round"] == "40"
+
+    est = Estimator(algorithm="xgboost", instance_count=1,
+                    hyperparameters={"num_round": 8, "early_stopping_rounds": 2, "eval_metric": "auc",
+                                     "objective": "binary:logistic"})
+    assert est.fit({"train": str(data_dir / "train.csv"), "validation": str(data_dir / "validation.csv")},
+                   wait=False, logs=False) is None
+    desc = est.latest_training_job.wait()
+    assert desc["TrainingJobStatus"] == "Completed", desc["FailureReason"]
+    assert [t["Status"] for t in desc["SecondaryStatusTransitions"]] == [
+        "Starting", "Preparing", "Training", "Uploading", "Completed"]
