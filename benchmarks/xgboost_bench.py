@@ -46,9 +46,9 @@ def make_data(root: Path, rows: int, features: int, seed: int) -> dict[str, str]
 
 BARE = r'''
 import json, sys, time
-t0 = time.perf_counter()
 import numpy as np, pyarrow.parquet as pq, xgboost as xgb
 from sklearn.metrics import roc_auc_score
+t0 = time.perf_counter()  # after imports: the mlcore side runs in a warm process
 cfg = json.loads(sys.argv[1])
 def load(p):
     t = pq.read_table(p)
@@ -61,8 +61,9 @@ bst = xgb.train(params, dtrain, cfg["num_round"], evals=[(dtrain, "train"), (dva
                 verbose_eval=False)
 train_s = time.perf_counter() - t1
 bst.save_model(cfg["out"])
+e2e_s = time.perf_counter() - t0
 auc = roc_auc_score(dval.get_label(), bst.predict(dval))
-print(json.dumps({"train_s": train_s, "e2e_s": time.perf_counter() - t0, "auc": auc}))
+print(json.dumps({"train_s": train_s, "e2e_s": e2e_s, "auc": auc}))
 '''
 
 
