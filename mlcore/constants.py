@@ -43,10 +43,11 @@ ENV_VARS: dict[str, EnvVar] = {
 }
 
 # Variables a Ray job needs in its workers, forwarded when mlcore connects to a cluster
-# (workers do not see variables set in the driver after the cluster started).
+# (workers do not see variables set in the driver after the cluster started). Credentials are
+# deliberately absent: a runtime env is visible in Ray's job table and dashboard, so the
+# cluster's nodes must carry their own (environment, instance profile, ~/.aws).
 FORWARDED_TO_WORKERS = (
-    "MLCORE_HOME", "MLFLOW_TRACKING_URI", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "AWS_REGION",
+    "MLCORE_HOME", "MLFLOW_TRACKING_URI", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_REGION",
 )
 
 
