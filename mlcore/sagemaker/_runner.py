@@ -95,8 +95,13 @@ def run(spec: TrainingJob, job_name: str, logs: bool = True) -> _jobs.JobRecord:
         record.transition("Preparing", "connecting to Ray; checking capacity and data",
                           MlflowRunId=run_id)
         _session.ensure_ray()
+        nodes = _session.cluster_nodes()
         if not constants.get("MLCORE_SKIP_CAPACITY_CHECK"):
-            _instances.check_capacity(spec.instance_type, spec.instance_count, _session.cluster_nodes())
+            _instances.check_capacity(spec.instance_type, spec.instance_count, nodes)
+        if len(nodes) > 1 and not _storage.is_remote(ckpt_uri):
+            log.warning("output/checkpoint path %s is local but the cluster has %d nodes: unless it "
+                        "is a shared mount, set output_path to shared storage (s3://...)",
+                        ckpt_uri, len(nodes))
         label = spec.hyperparameters.get("label_column")
         features = {n: _check(n, c, label) for n, c in spec.inputs.items() if n in algo.channels}
         if len(set(features.values())) > 1:
