@@ -37,6 +37,9 @@ ENV_VARS: dict[str, EnvVar] = {
         EnvVar("MLCORE_TRAIN_POLL_INTERVAL_S", float, 0.25,
                "How often Ray Train's controller polls workers (Ray's default, 2 s, delays every "
                "report and checkpoint hand-off by up to 2 s)."),
+        EnvVar("MLCORE_RAY_LOG_LEVEL", str, "WARNING",
+               "Level of Ray Train's and Ray Serve's own console logs (INFO shows each report, "
+               "checkpoint and request)."),
         EnvVar("MLCORE_SKIP_CAPACITY_CHECK", bool, False,
                "Skip the 'can this cluster ever run the job' check (autoscaling clusters)."),
     ]

@@ -39,6 +39,7 @@ def run(train_fn: Callable, config: dict, *, trainer: str, scaling_config, check
     the metric rows rank 0 pushed since the last call.
     """
     from ray.train import CheckpointConfig, FailureConfig, RunConfig
+    from ray.train.v2.api.config import LoggingConfig
 
     from parallel._reporting import MetricsSink
 
@@ -51,6 +52,7 @@ def run(train_fn: Callable, config: dict, *, trainer: str, scaling_config, check
         failure_config=FailureConfig(max_failures=max_failures),
         checkpoint_config=CheckpointConfig(num_to_keep=keep_checkpoints),
         worker_runtime_env={"env_vars": environment} if environment else None,
+        logging_config=LoggingConfig(log_level=constants.get("MLCORE_RAY_LOG_LEVEL")),
     )
     sink = MetricsSink.remote()
     stop = threading.Event()

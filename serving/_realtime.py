@@ -78,15 +78,16 @@ def deploy(name: str, model_data: str, load: Callable, predict: Callable,
     if not _storage.is_committed(model_data):
         raise EndpointError(f"cannot deploy {model_data}: it is not a committed model artifact "
                             "(the job that wrote it did not complete)")
+    quiet = {"log_level": constants.get("MLCORE_RAY_LOG_LEVEL")}
     serve.start(http_options={"host": constants.get("MLCORE_SERVE_HOST"),
-                              "port": constants.get("MLCORE_SERVE_PORT")})
+                              "port": constants.get("MLCORE_SERVE_PORT")}, logging_config=quiet)
     res = dict(resources or {"CPU": 1})
     options = {"num_cpus": res.pop("CPU", 1), "num_gpus": res.pop("GPU", 0)}
     if res:
         options["resources"] = res
     app = serve.deployment(ModelServer, name=name, num_replicas=replicas,
                            ray_actor_options=options).bind(model_data, load, predict, n_features)
-    serve.run(app, name=name, route_prefix=f"/endpoints/{name}", blocking=False)
+    serve.run(app, name=name, route_prefix=f"/endpoints/{name}", blocking=False, logging_config=quiet)
     return endpoint_url(name)
 
 

@@ -51,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
+    if not args.verbose:  # Ray Serve's driver-side INFO lines would drown the job's own output
+        from mlcore import constants
+
+        logging.getLogger("ray.serve").setLevel(constants.get("MLCORE_RAY_LOG_LEVEL"))
     if args.address:
         os.environ["RAY_ADDRESS"] = args.address
     try:
