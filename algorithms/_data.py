@@ -46,7 +46,8 @@ def _read_csv(path: str, uri: str, first_block_only: bool = False) -> pa.Table:
     from pyarrow import csv
 
     opts = csv.ReadOptions(autogenerate_column_names=True, block_size=1 << 20 if first_block_only else None)
-    with _open(path, uri) as f:
+    pafs, _ = _storage.pyarrow_filesystem(uri)
+    with pafs.open_input_stream(path, compression="detect") as f:  # .csv.gz decompresses
         try:
             if first_block_only:
                 reader = csv.open_csv(f, read_options=opts)

@@ -137,7 +137,7 @@ def train_fn(config: dict) -> None:
             step = model.num_boosted_rounds()  # `epoch` restarts at 0 when resuming
             last = {f"{ch}:{m}": float(vals[-1]) for ch, ms in evals_log.items() for m, vals in ms.items()}
             buffer.add(step, last, {"round": step, "num_round": num_round})
-            if policy.due(step, num_round, time.monotonic()):
+            if policy.candidate(step, num_round) and _agreed(policy.due(step, num_round, time.monotonic())):
                 report_checkpoint({"round": step, **last}, save(model))
             return False
 
@@ -159,6 +159,16 @@ def save_model(booster, local_dir: str) -> None:
     # SageMaker's extension-less file name: write UBJSON bytes explicitly.
     with open(os.path.join(local_dir, MODEL_FILE), "wb") as f:
         f.write(booster.save_raw("ubj"))
+
+
+def _agreed(decision: bool) -> bool:
+    """Rank 0's decision on every rank: ``ray.train.report`` is a barrier across ranks, so a
+    rank that checkpoints while another does not would wait for it forever."""
+    import xgboost as xgb
+
+    if xgb.collective.get_world_size() <= 1:
+        return decision
+    return bool(xgb.collective.broadcast(decision, 0))
 
 
 def load_model(local_dir: str):

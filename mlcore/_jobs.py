@@ -6,6 +6,7 @@ written atomically, and outlive the process that ran the job.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import time
@@ -67,6 +68,17 @@ class JobRecord:
         return self
 
 
+def claim(name: str) -> bool:
+    """Reserve a job name atomically (O_EXCL); False if a job of that name exists."""
+    try:
+        fd = os.open(_dir() / f"{name}.json", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w") as f:
+        json.dump({"TrainingJobName": name, "CreationTime": time.time()}, f)
+    return True
+
+
 def _dir():
     d = constants.home() / "jobs"
     d.mkdir(parents=True, exist_ok=True)
@@ -88,8 +100,6 @@ def _with_liveness(rec: JobRecord) -> JobRecord:
 
 
 def load(name: str) -> JobRecord:
-    import json
-
     path = _dir() / f"{name}.json"
     try:
         data = json.loads(path.read_text())

@@ -15,6 +15,13 @@ def tracking_uri() -> str:
     return constants.get("MLFLOW_TRACKING_URI") or f"sqlite:///{constants.home() / 'mlflow.db'}"
 
 
+def redact(uri: str) -> str:
+    """A URI fit to print: ``scheme://user:password@host`` loses its user and password."""
+    import re
+
+    return re.sub(r"//[^/@]+@", "//***@", uri)
+
+
 def default_output_path() -> str:
     return str(constants.home() / "output")
 

@@ -42,6 +42,14 @@ class RegisterSpec(_Spec):
     description: str | None = Field(None, description="Version description.")
 
 
+def _check_instance_type(v: str) -> str:
+    try:
+        _instances.lookup(v)
+    except SpecError as e:
+        raise ValueError(e.problems[0][1]) from None
+    return v
+
+
 class DeploySpec(_Spec):
     """Deploy the trained model to a realtime endpoint after training."""
 
@@ -53,6 +61,11 @@ class DeploySpec(_Spec):
         "up; the predictions are printed.")
     delete_after: bool = Field(
         False, description="Delete the endpoint after the sample prediction.")
+
+    @field_validator("instance_type")
+    @classmethod
+    def _known_instance(cls, v: str) -> str:
+        return _check_instance_type(v)
 
 
 class TrainingJob(_Spec):
@@ -116,11 +129,7 @@ class TrainingJob(_Spec):
     @field_validator("instance_type")
     @classmethod
     def _known_instance(cls, v: str) -> str:
-        try:
-            _instances.lookup(v)
-        except SpecError as e:
-            raise ValueError(e.problems[0][1]) from None
-        return v
+        return _check_instance_type(v)
 
     @field_validator("algorithm")
     @classmethod
@@ -197,14 +206,15 @@ def _field_problems(err: ValidationError, model: type[BaseModel]) -> list[tuple[
 
 def _known_fields(model: type[BaseModel], loc: tuple) -> list[str]:
     for part in loc:
-        field = model.model_fields.get(str(part))
+        field = model.model_fields.get(str(part)) or next(
+            (f for f in model.model_fields.values() if f.alias == str(part)), None)
         if field is None:
             continue
         ann = field.annotation
         for cand in getattr(ann, "__args__", ()) + (ann,):
             if isinstance(cand, type) and issubclass(cand, BaseModel):
                 model = cand
-    return list(model.model_fields)
+    return [f.alias or name for name, f in model.model_fields.items()]
 
 
 class Benchmark(_Spec):
@@ -225,6 +235,9 @@ def parse_spec(data: Any, kind: str | None = None) -> BaseModel:
         raise SpecError(f"a spec must be a mapping of fields; got {type(data).__name__}",
                         [("(spec)", "not a mapping")])
     kind = kind or data.get("kind")
+    if not isinstance(kind, str | None):
+        raise SpecError(_format([("kind", f"must be a string such as 'TrainingJob'; got {kind!r}")]),
+                        [("kind", "not a string")])
     if kind not in SPEC_KINDS:
         if kind in PLANNED_KINDS:
             msg = f"kind {kind!r} is not available in this version; available: {', '.join(SPEC_KINDS)}"
@@ -233,11 +246,12 @@ def parse_spec(data: Any, kind: str | None = None) -> BaseModel:
                    else f"missing; set kind to one of {', '.join(SPEC_KINDS)}")
         raise SpecError(_format([("kind", msg)]), [("kind", msg)])
     model = SPEC_KINDS[kind]
-    problems = cross_field_problems(data) if model is TrainingJob else []
+    cross = cross_field_problems if model is TrainingJob else (lambda d: [])
     try:
         spec = model.model_validate(data, context={"skip_cross": True})
+        problems = cross(spec.model_dump(by_alias=False))  # on converted values ("true" -> True)
     except ValidationError as err:
-        problems = _field_problems(err, model) + problems
+        problems = _field_problems(err, model) + cross(data)  # best effort on the raw data
         spec = None
     if problems:
         raise SpecError(_format(problems), problems)

@@ -13,14 +13,20 @@ from mlcore import _session, constants
 DEFAULT_EXPERIMENT = "mlcore-training-jobs"
 
 
-@lru_cache(maxsize=4)
 def client(uri: str | None = None):
+    """An MLflow client for ``uri``; also points MLflow's fluent API (used by log_model) at it."""
     import mlflow
-    from mlflow import MlflowClient
 
     uri = uri or _session.tracking_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    return _client(uri)
+
+
+@lru_cache(maxsize=4)
+def _client(uri: str):
+    from mlflow import MlflowClient
+
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
@@ -36,8 +42,11 @@ def experiment_id(name: str = DEFAULT_EXPERIMENT) -> str:
         location = (constants.home() / "mlartifacts").as_uri()
     try:
         return c.create_experiment(name, artifact_location=location)
-    except Exception:  # created concurrently by another job
-        return c.get_experiment_by_name(name).experiment_id
+    except Exception:
+        exp = c.get_experiment_by_name(name)  # created concurrently by another job?
+        if exp is None:
+            raise
+        return exp.experiment_id
 
 
 def start_run(job_name: str, params: dict, tags: dict, experiment: str = DEFAULT_EXPERIMENT) -> str:

@@ -25,6 +25,9 @@ def load_file(path: str | os.PathLike):
     except FileNotFoundError:
         raise SpecError(f"spec file {str(path)!r} does not exist; check the path",
                         [("(file)", "not found")]) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise SpecError(f"cannot read spec file {str(path)!r}: {e}; pass a YAML text file",
+                        [("(file)", "unreadable")]) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:

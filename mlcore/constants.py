@@ -50,8 +50,9 @@ ENV_VARS: dict[str, EnvVar] = {
 # deliberately absent: a runtime env is visible in Ray's job table and dashboard, so the
 # cluster's nodes must carry their own (environment, instance profile, ~/.aws).
 FORWARDED_TO_WORKERS = (
-    "MLCORE_HOME", "MLFLOW_TRACKING_URI", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_REGION",
+    "MLCORE_HOME", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_REGION",
 )
+# (MLFLOW_TRACKING_URI stays in the driver, which does all tracking; it may hold a password.)
 
 
 def get(name: str):
@@ -62,7 +63,18 @@ def get(name: str):
         return var.default
     if var.type is bool:
         return raw.strip().lower() in ("1", "true", "yes", "on")
-    return var.type(raw)
+    try:
+        return var.type(raw)
+    except ValueError:
+        from mlcore.errors import MLCoreError
+
+        raise MLCoreError(f"environment variable {name} must be a {var.type.__name__}; got "
+                          f"{raw!r} ({var.doc})") from None
+
+
+def ray_log_level() -> str:
+    level = str(get("MLCORE_RAY_LOG_LEVEL")).upper()
+    return level if level in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL") else "WARNING"
 
 
 def home() -> Path:

@@ -26,6 +26,8 @@ def _checkpoint_location(uri: str) -> tuple[str, str, object]:
     """Split a checkpoint URI into Ray's ``(storage_path, name, filesystem)``."""
     fs, path = _storage.pyarrow_filesystem(uri)
     path = path.rstrip("/")
+    if "/" not in path:  # a bare bucket: keep Ray's run folder inside it
+        path = f"{path}/checkpoints"
     parent, name = path.rsplit("/", 1)
     return parent, name, fs
 
@@ -52,7 +54,7 @@ def run(train_fn: Callable, config: dict, *, trainer: str, scaling_config, check
         failure_config=FailureConfig(max_failures=max_failures),
         checkpoint_config=CheckpointConfig(num_to_keep=keep_checkpoints),
         worker_runtime_env={"env_vars": environment} if environment else None,
-        logging_config=LoggingConfig(log_level=constants.get("MLCORE_RAY_LOG_LEVEL")),
+        logging_config=LoggingConfig(log_level=constants.ray_log_level()),
     )
     sink = MetricsSink.remote()
     stop = threading.Event()
@@ -74,9 +76,14 @@ def run(train_fn: Callable, config: dict, *, trainer: str, scaling_config, check
     finally:
         stop.set()
         watcher.join()
-        on_progress(*ray.get(sink.drain.remote()))
-        starts = ray.get(sink.starts.remote())
-        ray.kill(sink)
+        starts = 1
+        try:  # the last metrics; never let tracking hide the training outcome
+            on_progress(*ray.get(sink.drain.remote()))
+            starts = ray.get(sink.starts.remote())
+        except Exception as e:
+            log.warning("could not record the last metrics: %s", e)
+        finally:
+            ray.kill(sink)
     return LaunchResult(result.checkpoint, result.metrics or {}, restarts=max(0, starts - 1))
 
 

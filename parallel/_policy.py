@@ -24,8 +24,14 @@ class CheckpointPolicy:
     min_interval_s: float = 0.0
     last_time: float | None = None
 
+    def candidate(self, step: int, total_steps: int) -> bool:
+        """Whether ``step`` may checkpoint at all; the same answer on every rank."""
+        return step % self.every_steps == 0 and step < total_steps
+
     def due(self, step: int, total_steps: int, now: float) -> bool:
-        if step % self.every_steps or step >= total_steps:
+        """Whether to checkpoint now. Depends on this process's clock: with several ranks,
+        decide on one rank and share the answer (every rank must report together)."""
+        if not self.candidate(step, total_steps):
             return False
         if self.last_time is not None and now - self.last_time < self.min_interval_s:
             return False

@@ -38,6 +38,11 @@ class Predictor:
         except requests.ConnectionError:
             raise EndpointError(f"endpoint {self.endpoint_name!r} is not reachable at {self.url}; "
                                 "is it deployed and is Ray running?") from None
+        except requests.Timeout:
+            raise EndpointError(f"endpoint {self.endpoint_name!r} did not answer within "
+                                f"{self.timeout}s; raise Predictor(timeout=...)") from None
+        except requests.RequestException as e:
+            raise EndpointError(f"request to endpoint {self.endpoint_name!r} failed: {e}") from None
         if resp.status_code != 200:
             try:
                 detail = resp.json().get("error", resp.text)

@@ -30,14 +30,13 @@ class ModelServer:
 
     def __init__(self, model_data: str, load: Callable, predict: Callable,
                  n_features: Callable | None = None):
-        self._tmp = tempfile.mkdtemp(prefix="mlcore-endpoint-")
-        local = _storage.fetch_committed(model_data, self._tmp)
-        self.model = load(local)
+        with tempfile.TemporaryDirectory(prefix="mlcore-endpoint-") as tmp:
+            self.model = load(_storage.fetch_committed(model_data, tmp))
         self.predict = predict
         self.n_features = n_features(self.model) if n_features else None
 
     async def __call__(self, request):
-        from serving._payload import BadRequest, parse, render
+        from serving._payload import MAX_PAYLOAD_BYTES, BadRequest, parse, render
 
         path = request.url.path.rstrip("/").rsplit("/", 1)[-1]
         if path == "ping" and request.method == "GET":
@@ -46,9 +45,11 @@ class ModelServer:
             return _response(404, {"error": f"no route {request.method} {request.url.path}; use "
                                             "POST .../invocations or GET .../ping"})
         try:
-            size = int(request.headers.get("content-length") or 0)
-            if size > 6 * 1024 * 1024:
-                raise BadRequest(413, f"payload is {size} bytes; the limit is {6 * 1024 * 1024}")
+            declared = request.headers.get("content-length") or "0"
+            if not declared.isdigit():
+                raise BadRequest(400, f"Content-Length must be a number of bytes; got {declared!r}")
+            if int(declared) > MAX_PAYLOAD_BYTES:  # refuse before reading the body
+                raise BadRequest(413, f"payload is {declared} bytes; the limit is {MAX_PAYLOAD_BYTES}")
             X = parse(await request.body(), request.headers.get("content-type", ""), self.n_features)
             body, media = render(self.predict(self.model, X), request.headers.get("accept", ""))
         except BadRequest as e:
@@ -78,7 +79,7 @@ def deploy(name: str, model_data: str, load: Callable, predict: Callable,
     if not _storage.is_committed(model_data):
         raise EndpointError(f"cannot deploy {model_data}: it is not a committed model artifact "
                             "(the job that wrote it did not complete)")
-    quiet = {"log_level": constants.get("MLCORE_RAY_LOG_LEVEL")}
+    quiet = {"log_level": constants.ray_log_level()}
     serve.start(http_options={"host": constants.get("MLCORE_SERVE_HOST"),
                               "port": constants.get("MLCORE_SERVE_PORT")}, logging_config=quiet)
     res = dict(resources or {"CPU": 1})

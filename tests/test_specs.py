@@ -118,3 +118,20 @@ def test_example_configs_validate():
     assert files
     for f in files:
         load_file(f)
+
+
+def test_string_booleans_and_unreadable_files(tmp_path):
+    spec = parse_spec(with_(use_spot_instances="true", max_run=10, max_wait=10))
+    assert spec.use_spot_instances is True
+    with pytest.raises(SpecError, match="cannot read spec file"):
+        load_file(tmp_path)  # a folder
+    with pytest.raises(SpecError, match="kind: must be a string"):
+        parse_spec({"kind": ["TrainingJob"]})
+
+
+def test_nested_blocks_are_checked():
+    with pytest.raises(SpecError) as info:
+        parse_spec(with_(register={"model_package_group": "g"}, deploy={"instance_type": "ml.m5.lage"}))
+    problems = dict(info.value.problems)
+    assert "did you mean 'model_package_group_name'" in problems["register.model_package_group"]
+    assert "did you mean ml.m5.large" in problems["deploy.instance_type"]

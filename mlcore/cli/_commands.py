@@ -8,9 +8,9 @@ import time
 from dataclasses import asdict
 
 from mlcore import _jobs, _registry, _session
-from mlcore._specs import SPEC_KINDS, Benchmark, TrainingJob
+from mlcore._specs import SPEC_KINDS, TrainingJob
 from mlcore._yaml import load_file
-from mlcore.errors import SpecError
+from mlcore.errors import MLCoreError, SpecError
 
 
 def _say(msg: str = "") -> None:
@@ -22,11 +22,27 @@ def validate(files: list[str]) -> int:
     for f in files:
         try:
             spec = load_file(f)
+            if isinstance(spec, TrainingJob):
+                _check_runnable(spec)
             _say(f"{f}: valid {spec.kind}")
-        except SpecError as e:
+        except MLCoreError as e:
             bad += 1
             print(f"{f}: {e}", file=sys.stderr)
     return 2 if bad else 0
+
+
+def _check_runnable(spec: TrainingJob) -> None:
+    """What `run` would reject before training: the algorithm, its hyperparameters, files."""
+    import os
+
+    import algorithms
+
+    if spec.algorithm:
+        algorithms.get(spec.algorithm).module.validate_hyperparameters(spec.hyperparameters)
+    sample = spec.deploy.sample_input if spec.deploy else None
+    if sample and "://" not in sample and not os.path.isfile(sample):
+        raise SpecError(f"deploy.sample_input: {sample} does not exist; point it at a CSV of "
+                        "feature rows", [("deploy.sample_input", "not found")])
 
 
 def schema(kind: str) -> dict:
@@ -39,16 +55,15 @@ def run(path: str, job_name: str | None, quiet: bool = False) -> int:
     spec = load_file(path)
     if isinstance(spec, TrainingJob):
         return _run_training(spec, job_name, quiet)
-    if isinstance(spec, Benchmark):
-        import subprocess
+    import subprocess  # a Benchmark: its script with its params
 
-        return subprocess.call([sys.executable, spec.script, "--config", json.dumps(spec.params)])
-    raise SpecError(f"kind {spec.kind} cannot be run yet", [("kind", "not runnable")])
+    return subprocess.call([sys.executable, spec.script, "--config", json.dumps(spec.params)])
 
 
 def _run_training(spec: TrainingJob, job_name: str | None, quiet: bool) -> int:
     from mlcore.sagemaker import Estimator
 
+    _check_runnable(spec)
     est = Estimator.from_spec(spec)
     t0 = time.time()
     try:
@@ -73,7 +88,7 @@ def _run_training(spec: TrainingJob, job_name: str | None, quiet: bool) -> int:
         _deploy_and_predict(est, spec)
     _say("\nnext:")
     _say(f"  mlcore jobs describe {rec.TrainingJobName}")
-    _say(f"  mlflow ui --backend-store-uri {_session.tracking_uri()}")
+    _say(f"  mlflow ui --backend-store-uri {_session.redact(_session.tracking_uri())}")
     if spec.registration:
         _say(f"  mlcore models list {spec.registration.model_package_group_name}")
     return 0
@@ -88,12 +103,16 @@ def _deploy_and_predict(est, spec: TrainingJob) -> None:
     _say(f"endpoint {predictor.endpoint_name}: POST {predictor.url}/invocations")
     try:
         if d.sample_input:
-            rows = np.loadtxt(d.sample_input, delimiter=",", ndmin=2)
-            out = predictor.predict(rows)
-            preds = out["predictions"]
+            try:
+                rows = np.loadtxt(d.sample_input, delimiter=",", ndmin=2)
+            except ValueError as e:
+                raise SpecError(f"deploy.sample_input: {d.sample_input} is not numeric CSV: {e}",
+                                [("deploy.sample_input", "not numeric CSV")]) from None
+            preds = np.asarray(predictor.predict(rows)["predictions"])
             _say(f"predictions for {len(rows)} rows of {d.sample_input}:")
             for row, p in zip(rows[:5], preds[:5], strict=False):
-                _say(f"  {np.array2string(row[:4], precision=3)}... -> {p:.4f}")
+                shown = np.array2string(np.atleast_1d(p), precision=4)
+                _say(f"  {np.array2string(row[:4], precision=3)}... -> {shown}")
     finally:
         if d.delete_after:
             predictor.delete_endpoint()

@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.verbose:  # Ray Serve's driver-side INFO lines would drown the job's own output
         from mlcore import constants
 
-        logging.getLogger("ray.serve").setLevel(constants.get("MLCORE_RAY_LOG_LEVEL"))
+        logging.getLogger("ray.serve").setLevel(constants.ray_log_level())
     if args.address:
         os.environ["RAY_ADDRESS"] = args.address
     try:

@@ -26,6 +26,30 @@ def default_job_name(base: str) -> str:
     return f"{base}-{datetime.now().strftime('%Y-%m-%d-%H-%M-%S-%f')[:-3]}"
 
 
+def prepare(spec: TrainingJob, job_name: str | None, base: str):
+    """Checks that need no cluster, then the job name claimed atomically. Raises on a user
+    error before any job exists; returns ``(algorithm, job_name)``."""
+    if spec.entry_point:
+        raise SpecError("entry_point: script mode is not available in this version; use a "
+                        "built-in algorithm (algorithm: xgboost)", [("entry_point", "not available")])
+    algo = algorithms.get(spec.algorithm)
+    algo.module.validate_hyperparameters(spec.hyperparameters)  # invalid hyperparameters: no job at all
+    missing = [c for c in algo.required_channels if c not in spec.inputs]
+    if missing:
+        raise SpecError(f"inputs: {algo.name} needs the channel(s) {', '.join(missing)}; pass "
+                        f"fit({{'train': uri}}) or inputs: {{train: uri}}", [("inputs", "missing train")])
+    if job_name:
+        if not _jobs.claim(job_name):
+            raise SpecError(f"name: a training job named {job_name!r} already exists; choose another "
+                            "name or leave it unset", [("name", "duplicate")])
+        return algo, job_name
+    while True:  # generated names are unique to the millisecond; retry on a collision
+        name = default_job_name(base)
+        if _jobs.claim(name):
+            return algo, name
+        time.sleep(0.001)
+
+
 def _reason(exc: BaseException) -> str:
     err = parallel.worker_error(exc)
     if isinstance(err, MLCoreError):
@@ -61,20 +85,8 @@ class _Progress:
             self._last_save = time.monotonic()
 
 
-def run(spec: TrainingJob, job_name: str, logs: bool = True) -> _jobs.JobRecord:
-    """Run ``spec`` as ``job_name``; return its final record (Completed or Failed)."""
-    if spec.entry_point:
-        raise SpecError("entry_point: script mode is not available in this version; use a "
-                        "built-in algorithm (algorithm: xgboost)", [("entry_point", "not available")])
-    algo = algorithms.get(spec.algorithm)
-    algo.module.validate_hyperparameters(spec.hyperparameters)  # invalid hyperparameters: no job at all
-    missing = [c for c in algo.required_channels if c not in spec.inputs]
-    if missing:
-        raise SpecError(f"inputs: {algo.name} needs the channel(s) {', '.join(missing)}; pass "
-                        f"fit({{'train': uri}}) or inputs: {{train: uri}}", [("inputs", "missing train")])
-    if _jobs.exists(job_name):
-        raise SpecError(f"name: a training job named {job_name!r} already exists; choose another "
-                        "name or leave it unset", [("name", "duplicate")])
+def run(spec: TrainingJob, algo, job_name: str, logs: bool = True) -> _jobs.JobRecord:
+    """Run ``spec`` as ``job_name`` (claimed by :func:`prepare`); return its final record."""
 
     output = spec.output_path or _session.default_output_path()
     ckpt_uri = spec.checkpoint_s3_uri or _storage.join(output, job_name, "checkpoints")

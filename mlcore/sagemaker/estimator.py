@@ -42,6 +42,7 @@ class TrainingJobHandle:
     def __init__(self, name: str, thread: threading.Thread | None = None):
         self.name = self.job_name = name
         self._thread = thread
+        self.error: BaseException | None = None
 
     def describe(self) -> dict:
         from dataclasses import asdict
@@ -51,6 +52,8 @@ class TrainingJobHandle:
     def wait(self, logs: bool = True) -> dict:
         if self._thread is not None:
             self._thread.join()
+            if self.error is not None:
+                raise self.error
         return self.describe()
 
 
@@ -134,15 +137,23 @@ class Estimator:
         spec = self._spec.model_copy(deep=True)
         if inputs is not None:
             spec.inputs = _channels(inputs)
-        name = job_name or spec.name or _runner.default_job_name(
-            self.base_job_name or spec.algorithm or "training")
+        algo, name = _runner.prepare(spec, job_name or spec.name,
+                                     self.base_job_name or spec.algorithm or "training")
         if not wait:
-            thread = threading.Thread(target=_runner.run, args=(spec, name, logs), daemon=True)
-            self.latest_training_job = TrainingJobHandle(name, thread)
-            thread.start()
+            handle = TrainingJobHandle(name)
+
+            def background():
+                try:
+                    _runner.run(spec, algo, name, logs)
+                except BaseException as e:  # re-raised by wait()
+                    handle.error = e
+
+            handle._thread = threading.Thread(target=background, name=f"mlcore-{name}", daemon=True)
+            self.latest_training_job = handle
+            handle._thread.start()
             return None
         self.latest_training_job = TrainingJobHandle(name)
-        record = _runner.run(spec, name, logs)
+        record = _runner.run(spec, algo, name, logs)
         if record.TrainingJobStatus != "Completed":
             raise MLCoreError(f"training job {name} {record.TrainingJobStatus.lower()}: "
                               f"{record.FailureReason}", job_name=name)
@@ -199,14 +210,10 @@ class Estimator:
 
     def logs(self) -> None:
         record = self._record()
+        from mlcore import _session
+
         print(f"{record.TrainingJobName}: {record.TrainingJobStatus}; MLflow run "
-              f"{record.MlflowRunId} at {_tracking_uri()}")
-
-
-def _tracking_uri() -> str:
-    from mlcore import _session
-
-    return _session.tracking_uri()
+              f"{record.MlflowRunId} at {_session.redact(_session.tracking_uri())}")
 
 
 def _channels(inputs) -> dict[str, Channel]:
