@@ -69,13 +69,20 @@ class JobRecord:
 
 
 def claim(name: str) -> bool:
-    """Reserve a job name atomically (O_EXCL); False if a job of that name exists."""
+    """Reserve a job name atomically; False if a job of that name exists.
+
+    The record is written to a private file and hard-linked into place: the link fails if
+    the name is taken, and a reader never sees a half-written record.
+    """
+    path = _dir() / f"{name}.json"
+    tmp = _dir() / f".{name}.{os.getpid()}.{time.monotonic_ns()}.claim"
+    tmp.write_text(json.dumps({"TrainingJobName": name, "CreationTime": time.time()}))
     try:
-        fd = os.open(_dir() / f"{name}.json", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        os.link(tmp, path)
     except FileExistsError:
         return False
-    with os.fdopen(fd, "w") as f:
-        json.dump({"TrainingJobName": name, "CreationTime": time.time()}, f)
+    finally:
+        tmp.unlink()
     return True
 
 
