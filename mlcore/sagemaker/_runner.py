@@ -87,7 +87,6 @@ class _Progress:
 
 def run(spec: TrainingJob, algo, job_name: str, logs: bool = True) -> _jobs.JobRecord:
     """Run ``spec`` as ``job_name`` (claimed by :func:`prepare`); return its final record."""
-
     output = spec.output_path or _session.default_output_path()
     ckpt_uri = spec.checkpoint_s3_uri or _storage.join(output, job_name, "checkpoints")
     record = _jobs.JobRecord(
@@ -97,31 +96,17 @@ def run(spec: TrainingJob, algo, job_name: str, logs: bool = True) -> _jobs.JobR
         HyperParameters={k: str(v) for k, v in spec.hyperparameters.items()},
         Spec=spec.model_dump(mode="json"))
     record.transition("Starting", "creating the MLflow run")
-    run_id = None
     try:
-        run_id = _tracking.start_run(
+        record.MlflowRunId = _tracking.start_run(
             job_name, spec.hyperparameters,
             {"mlcore.algorithm": algo.name, "mlcore.instance_type": spec.instance_type,
              "mlcore.instance_count": spec.instance_count, "mlcore.output_path": output,
              **{f"mlcore.input.{k}": c.uri for k, c in spec.inputs.items()}, **spec.tags})
-        record.transition("Preparing", "connecting to Ray; checking capacity and data",
-                          MlflowRunId=run_id)
-        _session.ensure_ray()
-        nodes = _session.cluster_nodes()
-        if not constants.get("MLCORE_SKIP_CAPACITY_CHECK"):
-            _instances.check_capacity(spec.instance_type, spec.instance_count, nodes)
-        if len(nodes) > 1 and not _storage.is_remote(ckpt_uri):
-            log.warning("output/checkpoint path %s is local but the cluster has %d nodes: unless it "
-                        "is a shared mount, set output_path to shared storage (s3://...)",
-                        ckpt_uri, len(nodes))
-        label = spec.hyperparameters.get("label_column")
-        features = {n: _check(n, c, label) for n, c in spec.inputs.items() if n in algo.channels}
-        if len(set(features.values())) > 1:
-            raise MLCoreError(f"channels have different feature counts ({features}); every "
-                              "channel needs the same features in the same order")
+        record.transition("Preparing", "connecting to Ray; checking capacity and data")
+        _preflight(spec, algo, ckpt_uri)
         record.transition("Training", "workers starting, reading data, training",
                           TrainingStartTime=time.time())
-        progress = _Progress(record, run_id, logs)
+        progress = _Progress(record, record.MlflowRunId, logs)
         result = parallel.run(
             algo.module.train_fn,
             {"hyperparameters": spec.hyperparameters, "checkpoint_frequency": spec.checkpoint_frequency,
@@ -131,42 +116,67 @@ def run(spec: TrainingJob, algo, job_name: str, logs: bool = True) -> _jobs.JobR
             scaling_config=_instances.scaling_config(spec.instance_type, spec.instance_count),
             checkpoint_uri=ckpt_uri, max_failures=spec.max_retry_attempts,
             environment=spec.environment, on_progress=progress)
-        end = time.time()
-        record.transition("Uploading", "committing the model and logging it to MLflow",
-                          TrainingEndTime=end, Restarts=result.restarts)
-        model_uri, mlflow_uri = _publish_model(algo, result.checkpoint, output, job_name, run_id)
-        seconds = int(round(end - record.TrainingStartTime))
-        if "worker_start_time" in result.metrics:  # where the Training phase's time went
-            m = result.metrics
-            result.metrics["worker_startup_seconds"] = m["worker_start_time"] - record.TrainingStartTime
-            result.metrics["worker_shutdown_seconds"] = (end - m["worker_start_time"] - m.get("data_load_seconds", 0)
-                                                         - m.get("train_seconds", 0))
-        final = {**progress.final, **{k: v for k, v in result.metrics.items()
-                                      if k in ("data_load_seconds", "train_seconds")}}
-        _tracking.log_metrics(run_id, [(k, v, 0) for k, v in final.items() if k not in progress.final])
-        _tracking.set_tags(run_id, {"mlcore.model_data": model_uri, "mlcore.status": "Completed"})
-        _tracking.end_run(run_id, "Completed")
-        return record.transition("Completed", "", TrainingJobStatus="Completed",
-                             ModelArtifacts=model_uri, MlflowModelUri=mlflow_uri,
-                             FinalMetrics=final, TrainingTimeInSeconds=seconds,
-                             BillableTimeInSeconds=seconds,
-                             Progress={**record.Progress, **result.metrics})
+        return _complete(record, algo, result, progress.final)
     except BaseException as exc:
-        stopped = isinstance(exc, KeyboardInterrupt)
-        status = "Stopped" if stopped else "Failed"
-        reason = "stopped by the user" if stopped else _reason(exc)
-        log.error("training job %s %s: %s", job_name, status.lower(), reason)
-        record.transition(status, reason, TrainingJobStatus=status, FailureReason=reason,
-                          TrainingEndTime=time.time())
-        if run_id:
-            try:
-                _tracking.set_tags(run_id, {"mlcore.status": status, "mlcore.failure_reason": reason})
-                _tracking.end_run(run_id, status)
-            except Exception:  # tracking must not hide the real failure
-                log.exception("could not mark MLflow run %s as %s", run_id, status)
-        if stopped:
+        _fail(record, exc)
+        if isinstance(exc, KeyboardInterrupt):
             raise
         return record
+
+
+def _preflight(spec: TrainingJob, algo, ckpt_uri: str) -> None:
+    """Fail before any worker starts: a cluster that can never hold the job, unusable data."""
+    _session.ensure_ray()
+    nodes = _session.cluster_nodes()
+    if not constants.get("MLCORE_SKIP_CAPACITY_CHECK"):
+        _instances.check_capacity(spec.instance_type, spec.instance_count, nodes)
+    if len(nodes) > 1 and not _storage.is_remote(ckpt_uri):
+        log.warning("output/checkpoint path %s is local but the cluster has %d nodes: unless it "
+                    "is a shared mount, set output_path to shared storage (s3://...)",
+                    ckpt_uri, len(nodes))
+    label = spec.hyperparameters.get("label_column")
+    features = {n: _check(n, c, label) for n, c in spec.inputs.items() if n in algo.channels}
+    if len(set(features.values())) > 1:
+        raise MLCoreError(f"channels have different feature counts ({features}); every "
+                          "channel needs the same features in the same order")
+
+
+def _complete(record: _jobs.JobRecord, algo, result, metrics: dict) -> _jobs.JobRecord:
+    """Publish the model, close the MLflow run and the record."""
+    end = time.time()
+    record.transition("Uploading", "committing the model and logging it to MLflow",
+                      TrainingEndTime=end, Restarts=result.restarts)
+    run_id, timings = record.MlflowRunId, dict(result.metrics)
+    model_uri, mlflow_uri = _publish_model(algo, result.checkpoint, record.OutputPath,
+                                           record.TrainingJobName, run_id)
+    if "worker_start_time" in timings:  # where the Training phase's time went
+        busy = timings.get("data_load_seconds", 0) + timings.get("train_seconds", 0)
+        timings["worker_startup_seconds"] = timings["worker_start_time"] - record.TrainingStartTime
+        timings["worker_shutdown_seconds"] = end - timings["worker_start_time"] - busy
+    final = {**metrics, **{k: timings[k] for k in ("data_load_seconds", "train_seconds") if k in timings}}
+    _tracking.log_metrics(run_id, [(k, v, 0) for k, v in final.items() if k not in metrics])
+    _tracking.set_tags(run_id, {"mlcore.model_data": model_uri, "mlcore.status": "Completed"})
+    _tracking.end_run(run_id, "Completed")
+    seconds = int(round(end - record.TrainingStartTime))
+    return record.transition("Completed", "", TrainingJobStatus="Completed",
+                             ModelArtifacts=model_uri, MlflowModelUri=mlflow_uri,
+                             FinalMetrics=final, TrainingTimeInSeconds=seconds,
+                             BillableTimeInSeconds=seconds, Progress={**record.Progress, **timings})
+
+
+def _fail(record: _jobs.JobRecord, exc: BaseException) -> None:
+    stopped = isinstance(exc, KeyboardInterrupt)
+    status = "Stopped" if stopped else "Failed"
+    reason = "stopped by the user" if stopped else _reason(exc)
+    log.error("training job %s %s: %s", record.TrainingJobName, status.lower(), reason)
+    record.transition(status, reason, TrainingJobStatus=status, FailureReason=reason,
+                      TrainingEndTime=time.time())
+    if record.MlflowRunId:
+        try:
+            _tracking.set_tags(record.MlflowRunId, {"mlcore.status": status, "mlcore.failure_reason": reason})
+            _tracking.end_run(record.MlflowRunId, status)
+        except Exception:  # tracking must not hide the real failure
+            log.exception("could not mark MLflow run %s as %s", record.MlflowRunId, status)
 
 
 def _check(name, channel, label):
