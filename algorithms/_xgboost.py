@@ -11,6 +11,7 @@ import os
 import time
 
 import numpy as np
+import xgboost as xgb
 
 from algorithms._hyperparameters import HP, validate
 from mlcore.errors import AlgorithmError
@@ -99,24 +100,15 @@ def _default_metric(objective: str) -> str:
 def train_fn(config: dict) -> None:
     """Runs in each Ray Train worker: read this rank's shard, boost, checkpoint, report."""
     import ray.train
-    import xgboost as xgb
 
-    from algorithms._data import read_shard
-    from parallel import CheckpointPolicy, MetricsBuffer, report_checkpoint, worker_cpus
+    from parallel import MetricsBuffer, report_checkpoint, worker_cpus
 
     started = time.time()
     ctx = ray.train.get_context()
-    rank, world = ctx.get_world_rank(), ctx.get_world_size()
-    buffer = MetricsBuffer(config["metrics_sink"])
-    if rank == 0:
+    if ctx.get_world_rank() == 0:
         config["metrics_sink"].started.remote()
-    label_column = config["hyperparameters"].get("label_column")
     t0 = time.perf_counter()
-    dmats = {}
-    for name, ch in config["channels"].items():
-        if name in ("train", "validation"):
-            X, y = read_shard(ch["uri"], ch.get("content_type"), rank, world, label_column)
-            dmats[name] = xgb.DMatrix(X, label=y, nthread=-1)
+    dmats = _load_channels(config, ctx.get_world_rank(), ctx.get_world_size())
     load_s = time.perf_counter() - t0
 
     params, num_round, early_stop = xgboost_params(config["hyperparameters"])
@@ -127,32 +119,54 @@ def train_fn(config: dict) -> None:
         with checkpoint.as_directory() as d:
             start_model = load_model(d)
         done = start_model.num_boosted_rounds()
-    evals = [(dmats[n], n) for n in ("train", "validation") if n in dmats]
-
-    def save(booster):
-        return lambda d: save_model(booster, d)
-
-    class Report(xgb.callback.TrainingCallback):
-        def after_iteration(self, model, epoch, evals_log):
-            step = model.num_boosted_rounds()  # `epoch` restarts at 0 when resuming
-            last = {f"{ch}:{m}": float(vals[-1]) for ch, ms in evals_log.items() for m, vals in ms.items()}
-            buffer.add(step, last, {"round": step, "num_round": num_round})
-            if policy.candidate(step, num_round) and _agreed(policy.due(step, num_round, time.monotonic())):
-                report_checkpoint({"round": step, **last}, save(model))
-            return False
-
-    policy = CheckpointPolicy(config["checkpoint_frequency"], config["checkpoint_min_interval_s"])
-    policy.started(time.monotonic())
+    buffer = MetricsBuffer(config["metrics_sink"])
     t1 = time.perf_counter()
     booster = xgb.train(params, dmats["train"], num_boost_round=max(0, num_round - done),
-                        evals=evals, xgb_model=start_model, early_stopping_rounds=early_stop,
-                        callbacks=[Report()], verbose_eval=False)
-    train_s = time.perf_counter() - t1
+                        evals=[(dmats[n], n) for n in ("train", "validation") if n in dmats],
+                        xgb_model=start_model, early_stopping_rounds=early_stop,
+                        callbacks=[_Report(buffer, num_round, config)], verbose_eval=False)
     final = {"round": booster.num_boosted_rounds(), "worker_start_time": started,
-             "data_load_seconds": load_s,
-             "train_seconds": train_s, "resumed_from_round": done}
+             "data_load_seconds": load_s, "train_seconds": time.perf_counter() - t1,
+             "resumed_from_round": done}
     buffer.flush({"round": booster.num_boosted_rounds(), "num_round": num_round})
-    report_checkpoint(final, save(booster), final=True)
+    report_checkpoint(final, lambda d: save_model(booster, d), final=True)
+
+
+def _load_channels(config: dict, rank: int, world: int) -> dict:
+    """This rank's share of the train/validation channels as DMatrix objects."""
+    from algorithms._data import read_shard
+
+    label_column = config["hyperparameters"].get("label_column")
+    dmats = {}
+    for name, ch in config["channels"].items():
+        if name in ("train", "validation"):
+            X, y = read_shard(ch["uri"], ch.get("content_type"), rank, world, label_column)
+            dmats[name] = xgb.DMatrix(X, label=y, nthread=-1)
+    return dmats
+
+
+class _Report(xgb.callback.TrainingCallback):
+    """Per round: metrics to the side channel; periodic checkpoints when the policy agrees."""
+
+    def __init__(self, buffer, num_round: int, config: dict):
+        from parallel import CheckpointPolicy
+
+        super().__init__()
+        self.buffer, self.num_round = buffer, num_round
+        self.policy = CheckpointPolicy(config["checkpoint_frequency"], config["checkpoint_min_interval_s"])
+        self.policy.started(time.monotonic())
+
+    def after_iteration(self, model, epoch, evals_log) -> bool:
+        from parallel import report_checkpoint
+
+        step = model.num_boosted_rounds()  # `epoch` restarts at 0 when resuming
+        last = {f"{ch}:{m}": float(v[-1]) for ch, ms in evals_log.items() for m, v in ms.items()}
+        self.buffer.add(step, last, {"round": step, "num_round": self.num_round})
+        policy = self.policy
+        if policy.candidate(step, self.num_round) and _agreed(
+                policy.due(step, self.num_round, time.monotonic())):
+            report_checkpoint({"round": step, **last}, lambda d: save_model(model, d))
+        return False
 
 
 def save_model(booster, local_dir: str) -> None:
@@ -164,24 +178,18 @@ def save_model(booster, local_dir: str) -> None:
 def _agreed(decision: bool) -> bool:
     """Rank 0's decision on every rank: ``ray.train.report`` is a barrier across ranks, so a
     rank that checkpoints while another does not would wait for it forever."""
-    import xgboost as xgb
-
     if xgb.collective.get_world_size() <= 1:
         return decision
     return bool(xgb.collective.broadcast(decision, 0))
 
 
 def load_model(local_dir: str):
-    import xgboost as xgb
-
     # Loaded from bytes: SageMaker's extension-less file name makes xgboost guess the format.
     with open(os.path.join(local_dir, MODEL_FILE), "rb") as f:
         return xgb.Booster(model_file=bytearray(f.read()))
 
 
 def predict(model, X: np.ndarray) -> np.ndarray:
-    import xgboost as xgb
-
     return model.predict(xgb.DMatrix(X))
 
 
