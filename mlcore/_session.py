@@ -10,9 +10,14 @@ from mlcore import constants
 log = logging.getLogger("mlcore")
 
 
+def default_tracking_uri() -> str:
+    """The embedded default: an SQLite database under ``$MLCORE_HOME``."""
+    return f"sqlite:///{constants.home() / 'mlflow.db'}"
+
+
 def tracking_uri() -> str:
-    """``MLFLOW_TRACKING_URI`` or an SQLite database under ``$MLCORE_HOME``."""
-    return constants.get("MLFLOW_TRACKING_URI") or f"sqlite:///{constants.home() / 'mlflow.db'}"
+    """``MLFLOW_TRACKING_URI`` or the embedded default."""
+    return constants.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
 
 
 def redact(uri: str) -> str:

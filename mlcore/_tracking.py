@@ -31,14 +31,16 @@ def _client(uri: str):
 
 
 def experiment_id(name: str = DEFAULT_EXPERIMENT) -> str:
-    c = client(_session.tracking_uri())
+    uri = _session.tracking_uri()
+    c = client(uri)
     exp = c.get_experiment_by_name(name)
     if exp is not None:
         return exp.experiment_id
     location = None
-    if not constants.get("MLFLOW_TRACKING_URI"):
-        # The default artifact root of a SQLite store is ./mlruns in the current directory;
-        # keep artifacts beside the database instead.
+    # (Compared by value: mlflow.set_tracking_uri also writes MLFLOW_TRACKING_URI to os.environ.)
+    if uri == _session.default_tracking_uri():
+        # A SQLite store's default artifact root is ./mlruns in the current directory (runs
+        # and logged models would land in the user's working tree); keep them beside the DB.
         location = (constants.home() / "mlartifacts").as_uri()
     try:
         return c.create_experiment(name, artifact_location=location)

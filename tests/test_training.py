@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -44,6 +45,11 @@ def test_two_workers_local_csv_match_bare_xgboost(trained, data_dir):
     assert sorted(m.step for m in history) == list(range(1, XGB_HP["num_round"] + 1))
     run = _tracking.client().get_run(rec.MlflowRunId)
     assert run.info.status == "FINISHED"
+    # Artifacts and the logged model live under MLCORE_HOME, not in the working directory.
+    home = Path(os.environ["MLCORE_HOME"]).as_uri()
+    assert run.info.artifact_uri.startswith(home)
+    model_id = rec.MlflowModelUri.removeprefix("models:/")
+    assert _tracking.client().get_logged_model(model_id).artifact_location.startswith(home)
     assert run.data.params["num_round"] == "40"
     assert run.data.tags["mlcore.instance_type"] == "local"
     assert run.data.tags["mlcore.input.train"].endswith("train.csv")
