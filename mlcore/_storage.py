@@ -76,11 +76,6 @@ def list_files(uri: str) -> list[str]:
     return sorted(files)
 
 
-def exists(uri: str) -> bool:
-    fs, path = filesystem(uri)
-    return fs.exists(path)
-
-
 def commit_dir(local_src: str, dest_uri: str, manifest: dict | None = None) -> str:
     """Publish a local folder at ``dest_uri``: files first, the commit marker last."""
     files = sorted(os.path.relpath(os.path.join(d, f), local_src)

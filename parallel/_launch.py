@@ -34,7 +34,7 @@ def _checkpoint_location(uri: str) -> tuple[str, str, object]:
 
 def run(train_fn: Callable, config: dict, *, trainer: str, scaling_config, checkpoint_uri: str,
         max_failures: int, environment: dict[str, str], on_progress: Callable[[list, dict], None],
-        keep_checkpoints: int = 3, backend_config=None) -> LaunchResult:
+        keep_checkpoints: int = 3) -> LaunchResult:
     """Run ``train_fn`` on the workers of ``scaling_config`` and return the final report.
 
     ``on_progress(rows, progress)`` is called from a driver thread about once a second with
@@ -70,9 +70,8 @@ def run(train_fn: Callable, config: dict, *, trainer: str, scaling_config, check
     watcher.start()
     try:
         trainer_cls = _trainer_class(trainer)
-        kwargs = {"xgboost_config": backend_config} if backend_config is not None else {}
         result = trainer_cls(train_fn, train_loop_config={**config, "metrics_sink": sink},
-                             scaling_config=scaling_config, run_config=run_config, **kwargs).fit()
+                             scaling_config=scaling_config, run_config=run_config).fit()
     finally:
         stop.set()
         watcher.join()

@@ -62,13 +62,12 @@ class MetricsBuffer:
         self._interval = interval_s
         self._last = 0.0
 
-    def add(self, step: int, metrics: dict[str, float], progress: dict | None = None,
-            force: bool = False) -> None:
+    def add(self, step: int, metrics: dict[str, float], progress: dict | None = None) -> None:
         if self._sink is None:
             return
         self._rows.extend((k, float(v), step) for k, v in metrics.items())
         now = time.monotonic()
-        if force or now - self._last >= self._interval:
+        if now - self._last >= self._interval:
             self._sink.push.remote(self._rows, progress or {})
             self._rows, self._last = [], now
 

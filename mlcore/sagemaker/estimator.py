@@ -118,10 +118,6 @@ class Estimator:
         return est
 
     # --- SageMaker v2 surface ---------------------------------------------------------
-    @property
-    def hyperparameters_dict(self) -> dict:
-        return dict(self._spec.hyperparameters)
-
     def hyperparameters(self) -> dict:
         return {k: str(v) for k, v in self._spec.hyperparameters.items()}
 
