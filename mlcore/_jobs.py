@@ -43,6 +43,7 @@ class JobRecord:
     Progress: dict = field(default_factory=dict)
     SecondaryStatusTransitions: list[dict] = field(default_factory=list)
     Restarts: int = 0
+    Interruptions: list[dict] = field(default_factory=list)
     Spec: dict = field(default_factory=dict)
     DriverHost: str = field(default_factory=socket.gethostname)
     DriverPid: int = field(default_factory=os.getpid)

@@ -49,7 +49,8 @@ def ensure_ray(address: str | None = None) -> None:
         return
     num_cpus = constants.get("MLCORE_NUM_CPUS") or os.cpu_count()
     # Workers inherit this process's environment, so AWS_* and MLCORE_* reach them.
-    ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=True,
+    # "local": a new Ray even when another one runs on this machine (no silent joining).
+    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=True,
              configure_logging=False)
     log.info("started a local Ray with %d CPUs", num_cpus)
 

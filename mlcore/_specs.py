@@ -31,6 +31,31 @@ class Channel(_Spec):
     content_type: str | None = Field(
         None, description="text/csv (label first, no header) or application/x-parquet; "
         "null infers it from the file extension.")
+    input_mode: Literal["File", "FastFile", "Pipe"] = Field(
+        "File", description="Script mode: File and FastFile give the script a local folder "
+        "(SM_CHANNEL_<NAME>; remote data is copied to each worker first); Pipe streams the "
+        "channel as this worker's Ray Data shard (context.dataset(name)).")
+
+
+class MetricDefinition(_Spec):
+    """A metric parsed from the training script's output (SageMaker's metric_definitions)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    Name: str = Field(description="Metric name, e.g. validation:loss.")
+    Regex: str = Field(description="Regular expression whose first group is the value.")
+
+    @field_validator("Regex")
+    @classmethod
+    def _compiles(cls, v: str) -> str:
+        import re
+
+        try:
+            if re.compile(v).groups < 1:
+                raise ValueError(f"regex {v!r} needs a capturing group around the value, e.g. "
+                                 "'loss=([0-9.eE+-]+)'")
+        except re.error as e:
+            raise ValueError(f"regex {v!r} does not compile: {e}") from None
+        return v
 
 
 class RegisterSpec(_Spec):
@@ -79,6 +104,18 @@ class TrainingJob(_Spec):
     algorithm: str | None = Field(None, description=f"Built-in algorithm: {', '.join(BUILTIN_ALGORITHMS)}.")
     entry_point: str | None = Field(None, description="User training script (script mode).")
     source_dir: str | None = Field(None, description="Folder holding entry_point and its modules.")
+    framework: Literal["pytorch"] | None = Field(
+        None, description="Script mode framework (the PyTorch estimator sets it).")
+    framework_version: str | None = Field(None, description="Recorded; the installed torch runs the script.")
+    py_version: str | None = Field(None, description="Recorded; the cluster's Python runs the script.")
+    distribution: dict[str, Any] | None = Field(
+        None, description="Script mode: how workers cooperate. {torch_distributed: {enabled: "
+        "true}} (DDP, the default), {deepspeed: {zero_stage, offload_optimizer, precision, "
+        "pipeline_parallel_degree, microbatches, partition_method, config}} or SageMaker's "
+        "{smdistributed: {modelparallel: {enabled, parameters: {partitions, microbatches, ddp}}}}.")
+    metric_definitions: list[MetricDefinition] = Field(
+        default_factory=list, description="Script mode: metrics parsed from rank 0's output "
+        "lines ([{Name, Regex}], the regex's first group is the value), as SageMaker does.")
     hyperparameters: dict[str, HyperparameterValue] = Field(
         default_factory=dict, description="Hyperparameters, named as the algorithm names them.")
     inputs: dict[str, Channel] = Field(
@@ -95,6 +132,11 @@ class TrainingJob(_Spec):
         None, ge=1, description="Spot only: seconds to wait for capacity plus training; >= max_run.")
     checkpoint_s3_uri: str | None = Field(
         None, description="Where checkpoints go; null is <output_path>/<job>/checkpoints.")
+    checkpoint_local_path: str | None = Field(
+        None, description="Script mode: the worker-local checkpoint folder (SM_CHECKPOINT_DIR); "
+        "null is a private temporary folder per worker.")
+    keep_checkpoints: int = Field(
+        3, ge=1, description="Committed checkpoints kept (the newest; older ones are deleted).")
     checkpoint_frequency: int = Field(
         10, ge=1, description="Rounds (or epochs) between periodic checkpoints.")
     checkpoint_min_interval_s: float = Field(
@@ -158,6 +200,12 @@ def cross_field_problems(d: dict) -> list[tuple[str, str]]:
         out.append(("algorithm", "set either algorithm (a built-in such as 'xgboost') or entry_point (a script)"))
     elif algo and entry:
         out.append(("entry_point", f"set algorithm ({algo!r}) or entry_point ({entry!r}), not both"))
+    if algo and (d.get("distribution") or d.get("metric_definitions")):
+        field = "distribution" if d.get("distribution") else "metric_definitions"
+        out.append((field, f"only applies to script mode (entry_point); built-in {algo!r} "
+                           "chooses its own. Remove it"))
+    if entry and not str(entry).endswith(".py"):
+        out.append(("entry_point", f"must be a Python script (*.py); got {entry!r}"))
     spot, max_run, max_wait = d.get("use_spot_instances"), d.get("max_run", 86400), d.get("max_wait")
     if spot is True:
         if max_wait is None:

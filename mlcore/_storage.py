@@ -116,6 +116,14 @@ def fetch_committed(uri: str, local_dir: str) -> str:
     return local_dir
 
 
+def upload_dir(local_src: str, dest_uri: str) -> str:
+    """Copy a local folder's files under ``dest_uri`` (no commit marker: plain output)."""
+    fs, path = filesystem(dest_uri)
+    fs.makedirs(path, exist_ok=True)
+    fs.put(local_src.rstrip("/") + "/", path.rstrip("/") + "/", recursive=True)
+    return dest_uri
+
+
 def write_json_atomic(path: str, obj) -> None:
     """Write a local JSON file so readers see the old or the new content, never a torn one."""
     tmp = f"{path}.tmp-{os.getpid()}"

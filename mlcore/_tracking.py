@@ -105,3 +105,15 @@ def log_model(run_id: str, flavor: str, model, name: str = "model") -> str:
     with mlflow.start_run(run_id=run_id):
         info = module.log_model(model, name=name, pip_requirements=reqs)
     return info.model_uri
+
+
+def log_python_model(run_id: str, python_model, artifacts: dict[str, str], name: str = "model") -> str:
+    """Log a pyfunc ``PythonModel`` with its artifact folders; return its model URI."""
+    import mlflow
+
+    client(_session.tracking_uri())
+    reqs = [f"mlflow=={mlflow.__version__}", "torch", "numpy"]  # no inference subprocess
+    with mlflow.start_run(run_id=run_id):
+        info = mlflow.pyfunc.log_model(name=name, python_model=python_model, artifacts=artifacts,
+                                       pip_requirements=reqs)
+    return info.model_uri

@@ -43,6 +43,11 @@ def load_file(path: str | os.PathLike):
         for field in ("output_path", "checkpoint_s3_uri", "source_dir"):
             if getattr(spec, field):
                 setattr(spec, field, _resolve(getattr(spec, field), base))
+        if spec.entry_point and not spec.source_dir:
+            spec.entry_point = _resolve(spec.entry_point, base)
+        ds = (spec.distribution or {}).get("deepspeed")
+        if isinstance(ds, dict) and isinstance(ds.get("config"), str):
+            ds["config"] = _resolve(ds["config"], base)
         if spec.deploy and spec.deploy.sample_input:
             spec.deploy.sample_input = _resolve(spec.deploy.sample_input, base)
     if isinstance(spec, Benchmark):

@@ -42,6 +42,9 @@ ENV_VARS: dict[str, EnvVar] = {
                "checkpoint and request)."),
         EnvVar("MLCORE_SKIP_CAPACITY_CHECK", bool, False,
                "Skip the 'can this cluster ever run the job' check (autoscaling clusters)."),
+        EnvVar("MLCORE_TORCH_EXTENSIONS_DIR", str, "",
+               "Where DeepSpeed caches the C++ ops it compiles (~25 s each on first use) for "
+               "workers; empty means $MLCORE_HOME/torch_extensions."),
     ]
 }
 
@@ -82,3 +85,7 @@ def home() -> Path:
     path = Path(os.path.expanduser(get("MLCORE_HOME")))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def torch_extensions_dir() -> str:
+    return get("MLCORE_TORCH_EXTENSIONS_DIR") or str(home() / "torch_extensions")

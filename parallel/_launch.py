@@ -6,7 +6,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import ray
 
@@ -20,6 +20,22 @@ class LaunchResult:
     checkpoint: object  # ray.train.Checkpoint of the final report
     metrics: dict
     restarts: int
+    interruptions: list[dict] = field(default_factory=list)
+    active_seconds: float | None = None  # worker time, restarts' dead time excluded
+
+
+def interruptions(attempts: list[dict], events: list[dict]) -> list[dict]:
+    """One entry per restart: its cause (a preemption notice seen in the previous attempt, or
+    a failure), the seconds no worker trained, and the step training resumed from."""
+    out = []
+    for i in range(1, len(attempts)):
+        prev, cur = attempts[i - 1], attempts[i]
+        notices = [e for e in events if prev["start"] <= e["time"] <= cur["start"]]
+        out.append({"Number": i, "Cause": "preemption" if notices else "failure",
+                    "ResumedAt": cur["start"], "ResumedFromStep": cur["restored_step"],
+                    "DeadSeconds": round(cur["start"] - prev["last_seen"], 3),
+                    **({"NoticeStep": notices[0].get("step")} if notices else {})})
+    return out
 
 
 def _checkpoint_location(uri: str) -> tuple[str, str, object]:
@@ -34,7 +50,8 @@ def _checkpoint_location(uri: str) -> tuple[str, str, object]:
 
 def run(train_fn: Callable, config: dict, *, trainer: str, scaling_config, checkpoint_uri: str,
         max_failures: int, environment: dict[str, str], on_progress: Callable[[list, dict], None],
-        keep_checkpoints: int = 3) -> LaunchResult:
+        keep_checkpoints: int = 3, max_preemption_failures: int = -1, backend: str | None = None,
+        datasets: dict | None = None) -> LaunchResult:
     """Run ``train_fn`` on the workers of ``scaling_config`` and return the final report.
 
     ``on_progress(rows, progress)`` is called from a driver thread about once a second with
@@ -51,7 +68,9 @@ def run(train_fn: Callable, config: dict, *, trainer: str, scaling_config, check
     storage_path, name, fs = _checkpoint_location(checkpoint_uri)
     run_config = RunConfig(
         name=name, storage_path=storage_path, storage_filesystem=fs,
-        failure_config=FailureConfig(max_failures=max_failures),
+        # Preemptions (a drained node, e.g. a spot reclaim) have their own retry budget.
+        failure_config=FailureConfig(max_failures=max_failures,
+                                     max_preemption_failures=max_preemption_failures),
         checkpoint_config=CheckpointConfig(num_to_keep=keep_checkpoints),
         worker_runtime_env={"env_vars": environment} if environment else None,
         logging_config=LoggingConfig(log_level=constants.ray_log_level()),
@@ -70,20 +89,34 @@ def run(train_fn: Callable, config: dict, *, trainer: str, scaling_config, check
     watcher.start()
     try:
         trainer_cls = _trainer_class(trainer)
+        extra = {"datasets": datasets} if datasets else {}
+        if trainer == "torch" and backend:
+            extra["torch_config"] = _torch_config(backend)
         result = trainer_cls(train_fn, train_loop_config={**config, "metrics_sink": sink},
-                             scaling_config=scaling_config, run_config=run_config).fit()
+                             scaling_config=scaling_config, run_config=run_config, **extra).fit()
     finally:
         stop.set()
         watcher.join()
-        starts = 1
+        attempts, events = [], []
         try:  # the last metrics; never let tracking hide the training outcome
             on_progress(*ray.get(sink.drain.remote()))
-            starts = ray.get(sink.starts.remote())
+            attempts, events = ray.get(sink.history.remote())
         except Exception as e:
             log.warning("could not record the last metrics: %s", e)
         finally:
             ray.kill(sink)
-    return LaunchResult(result.checkpoint, result.metrics or {}, restarts=max(0, starts - 1))
+    active = sum(a["last_seen"] - a["start"] for a in attempts) if attempts else None
+    return LaunchResult(result.checkpoint, result.metrics or {}, max(0, len(attempts) - 1),
+                        interruptions(attempts, events), active)
+
+
+def _torch_config(backend: str):
+    """gloo on CPU, nccl on GPU, the XLA backend on Trainium (neuron cores)."""
+    if backend == "xla":
+        from ray.train.torch.xla import TorchXLAConfig
+        return TorchXLAConfig()
+    from ray.train.torch import TorchConfig
+    return TorchConfig(backend=backend)
 
 
 def _trainer_class(trainer: str):

@@ -24,11 +24,12 @@ class CheckpointPolicy:
     min_interval_s: float = 0.0
     last_time: float | None = None
 
-    def candidate(self, step: int, total_steps: int) -> bool:
-        """Whether ``step`` may checkpoint at all; the same answer on every rank."""
-        return step % self.every_steps == 0 and step < total_steps
+    def candidate(self, step: int, total_steps: int | None) -> bool:
+        """Whether ``step`` may checkpoint at all; the same answer on every rank. ``None``:
+        the total is unknown (a user's script), so no step is known to be the last."""
+        return step % self.every_steps == 0 and (total_steps is None or step < total_steps)
 
-    def due(self, step: int, total_steps: int, now: float) -> bool:
+    def due(self, step: int, total_steps: int | None, now: float) -> bool:
         """Whether to checkpoint now. Depends on this process's clock: with several ranks,
         decide on one rank and share the answer (every rank must report together)."""
         if not self.candidate(step, total_steps):

@@ -30,21 +30,37 @@ class MetricsSink:
         self._rows: dict[tuple[str, int], float] = {}
         self._lock = threading.Lock()
         self._progress: dict = {}
-        self._starts = 0
+        self._attempts: list[dict] = []
+        self._events: list[dict] = []
 
-    def started(self) -> int:
+    def started(self, restored_step: int | None = None) -> int:
         """Called by rank 0 each time the worker group (re)starts; returns the count."""
-        self._starts += 1
-        return self._starts
+        now = time.time()
+        self._attempts.append({"start": now, "last_seen": now, "restored_step": restored_step})
+        return len(self._attempts)
 
     def starts(self) -> int:
-        return self._starts
+        return len(self._attempts)
+
+    def history(self) -> tuple[list[dict], list[dict]]:
+        """``(attempts, events)``: when each attempt started and was last heard from, and the
+        preemption notices seen."""
+        return list(self._attempts), list(self._events)
+
+    def event(self, kind: str, info: dict) -> None:
+        self._events.append({"kind": kind, "time": time.time(), **info})
+        self._seen()
+
+    def _seen(self) -> None:
+        if self._attempts:
+            self._attempts[-1]["last_seen"] = time.time()
 
     def push(self, rows: list[tuple[str, float, int]], progress: dict) -> None:
         with self._lock:
             for key, value, step in rows:
                 self._rows[(key, step)] = value
             self._progress.update(progress)
+            self._seen()
 
     def drain(self) -> tuple[list[tuple[str, float, int]], dict]:
         with self._lock:

@@ -18,6 +18,7 @@ import parallel
 from mlcore import _instances, _jobs, _session, _storage, _tracking, constants
 from mlcore._specs import TrainingJob
 from mlcore.errors import MLCoreError, SpecError
+from mlcore.sagemaker import _script_mode
 
 log = logging.getLogger("mlcore")
 
@@ -30,14 +31,14 @@ def prepare(spec: TrainingJob, job_name: str | None, base: str):
     """Checks that need no cluster, then the job name claimed atomically. Raises on a user
     error before any job exists; returns ``(algorithm, job_name)``."""
     if spec.entry_point:
-        raise SpecError("entry_point: script mode is not available in this version; use a "
-                        "built-in algorithm (algorithm: xgboost)", [("entry_point", "not available")])
-    algo = algorithms.get(spec.algorithm)
-    algo.module.validate_hyperparameters(spec.hyperparameters)  # invalid hyperparameters: no job at all
-    missing = [c for c in algo.required_channels if c not in spec.inputs]
-    if missing:
-        raise SpecError(f"inputs: {algo.name} needs the channel(s) {', '.join(missing)}; pass "
-                        f"fit({{'train': uri}}) or inputs: {{train: uri}}", [("inputs", "missing train")])
+        algo = _script_mode.prepare(spec)
+    else:
+        algo = algorithms.get(spec.algorithm)
+        algo.module.validate_hyperparameters(spec.hyperparameters)  # invalid: no job at all
+        missing = [c for c in algo.required_channels if c not in spec.inputs]
+        if missing:
+            raise SpecError(f"inputs: {algo.name} needs the channel(s) {', '.join(missing)}; pass "
+                            f"fit({{'train': uri}}) or inputs: {{train: uri}}", [("inputs", "missing train")])
     if job_name:
         if not _jobs.claim(job_name):
             raise SpecError(f"name: a training job named {job_name!r} already exists; choose another "
@@ -78,8 +79,9 @@ class _Progress:
             return
         if self.logs and rows:
             shown = " ".join(f"{k}={v:.5g}" for k, v in sorted(self.final.items()))
-            print(f"[{self.record.TrainingJobName}] round {progress.get('round')}/"
-                  f"{progress.get('num_round')} {shown}", file=sys.stderr, flush=True)
+            where = (f"round {progress.get('round')}/{progress.get('num_round')}" if "round" in progress
+                     else f"step {max(s for _, _, s in rows)}")
+            print(f"[{self.record.TrainingJobName}] {where} {shown}", file=sys.stderr, flush=True)
         if time.monotonic() - self._last_save > 2:
             self.record.update(Progress=progress)
             self._last_save = time.monotonic()
@@ -108,20 +110,33 @@ def run(spec: TrainingJob, algo, job_name: str, logs: bool = True) -> _jobs.JobR
                           TrainingStartTime=time.time())
         progress = _Progress(record, record.MlflowRunId, logs)
         result = parallel.run(
-            algo.module.train_fn,
-            {"hyperparameters": spec.hyperparameters, "checkpoint_frequency": spec.checkpoint_frequency,
-             "checkpoint_min_interval_s": spec.checkpoint_min_interval_s,
-             "channels": {k: c.model_dump() for k, c in spec.inputs.items()}},
-            trainer=algo.trainer,
+            *_train_fn_and_config(spec, algo, job_name, output), trainer=algo.trainer,
             scaling_config=_instances.scaling_config(spec.instance_type, spec.instance_count),
             checkpoint_uri=ckpt_uri, max_failures=spec.max_retry_attempts,
-            environment=spec.environment, on_progress=progress)
+            max_preemption_failures=-1 if spec.use_spot_instances else spec.max_retry_attempts,
+            keep_checkpoints=spec.keep_checkpoints, on_progress=progress,
+            environment=(_script_mode.worker_environment(spec, algo)
+                         if isinstance(algo, _script_mode.ScriptJob) else spec.environment),
+            backend=getattr(getattr(algo, "plan", None), "backend", None),
+            datasets=_script_mode.datasets(spec) if isinstance(algo, _script_mode.ScriptJob) else None)
         return _complete(record, algo, result, progress.final)
     except BaseException as exc:
         _fail(record, exc)
         if isinstance(exc, KeyboardInterrupt):
             raise
         return record
+
+
+def _train_fn_and_config(spec: TrainingJob, algo, job_name: str, output: str) -> tuple:
+    if isinstance(algo, _script_mode.ScriptJob):
+        from parallel import script_train_fn
+
+        source = _script_mode.ship_source(algo, _storage.join(output, job_name, "source"))
+        return script_train_fn, _script_mode.train_config(spec, algo, job_name, source, output)
+    return algo.module.train_fn, {
+        "hyperparameters": spec.hyperparameters, "checkpoint_frequency": spec.checkpoint_frequency,
+        "checkpoint_min_interval_s": spec.checkpoint_min_interval_s,
+        "channels": {k: c.model_dump() for k, c in spec.inputs.items()}}
 
 
 def _preflight(spec: TrainingJob, algo, ckpt_uri: str) -> None:
@@ -134,6 +149,12 @@ def _preflight(spec: TrainingJob, algo, ckpt_uri: str) -> None:
         log.warning("output/checkpoint path %s is local but the cluster has %d nodes: unless it "
                     "is a shared mount, set output_path to shared storage (s3://...)",
                     ckpt_uri, len(nodes))
+    if isinstance(algo, _script_mode.ScriptJob):
+        missing = [n for n, c in spec.inputs.items() if not _storage.list_files(c.uri)]
+        if missing:
+            raise MLCoreError(f"input channel(s) {', '.join(missing)} have no files at "
+                              f"{', '.join(spec.inputs[n].uri for n in missing)}; fix the URIs")
+        return
     label = spec.hyperparameters.get("label_column")
     features = {n: _check(n, c, label) for n, c in spec.inputs.items() if n in algo.channels}
     if len(set(features.values())) > 1:
@@ -147,6 +168,9 @@ def _complete(record: _jobs.JobRecord, algo, result, metrics: dict) -> _jobs.Job
     record.transition("Uploading", "committing the model and logging it to MLflow",
                       TrainingEndTime=end, Restarts=result.restarts)
     run_id, timings = record.MlflowRunId, dict(result.metrics)
+    if isinstance(algo, _script_mode.ScriptJob) and not timings.get("model_files"):
+        raise MLCoreError(f"{algo.entry_point} finished but wrote nothing to its model folder "
+                          "(SM_MODEL_DIR / context.model_dir()); save the model there")
     model_uri, mlflow_uri = _publish_model(algo, result.checkpoint, record.OutputPath,
                                            record.TrainingJobName, run_id)
     if "worker_start_time" in timings:  # where the Training phase's time went
@@ -154,6 +178,7 @@ def _complete(record: _jobs.JobRecord, algo, result, metrics: dict) -> _jobs.Job
         timings["worker_startup_seconds"] = timings["worker_start_time"] - record.TrainingStartTime
         timings["worker_shutdown_seconds"] = end - timings["worker_start_time"] - busy
     final = {**metrics, **{k: timings[k] for k in ("data_load_seconds", "train_seconds") if k in timings}}
+    billable = int(round(result.active_seconds or (end - record.TrainingStartTime)))
     _tracking.log_metrics(run_id, [(k, v, 0) for k, v in final.items() if k not in metrics])
     _tracking.set_tags(run_id, {"mlcore.model_data": model_uri, "mlcore.status": "Completed"})
     _tracking.end_run(run_id, "Completed")
@@ -161,7 +186,8 @@ def _complete(record: _jobs.JobRecord, algo, result, metrics: dict) -> _jobs.Job
     return record.transition("Completed", "", TrainingJobStatus="Completed",
                              ModelArtifacts=model_uri, MlflowModelUri=mlflow_uri,
                              FinalMetrics=final, TrainingTimeInSeconds=seconds,
-                             BillableTimeInSeconds=seconds, Progress={**record.Progress, **timings})
+                             BillableTimeInSeconds=min(seconds, billable),
+                             Interruptions=result.interruptions, Progress={**record.Progress, **timings})
 
 
 def _fail(record: _jobs.JobRecord, exc: BaseException) -> None:
@@ -187,6 +213,8 @@ def _check(name, channel, label):
 
 def _publish_model(algo, checkpoint, output: str, job_name: str, run_id: str) -> tuple[str, str]:
     """Commit the final checkpoint as the model artifact and log it as an MLflow model."""
+    if isinstance(algo, _script_mode.ScriptJob):
+        return _script_mode.publish(algo, checkpoint, output, job_name, run_id)
     with tempfile.TemporaryDirectory(prefix="mlcore-model-") as tmp:
         local = checkpoint.to_directory(tmp)
         model = algo.module.load_model(local)

@@ -21,7 +21,7 @@ _IGNORED = {
     "security_group_ids": "networking is the cluster's", "input_mode": "workers read files directly",
     "enable_network_isolation": "networking is the cluster's", "keep_alive_period_in_seconds":
     "Ray keeps its workers warm", "encrypt_inter_container_traffic": "networking is the cluster's",
-    "metric_definitions": "built-ins report their metrics by name", "container_log_level":
+    "container_log_level":
     "use Python logging", "disable_profiler": "no profiler is attached", "debugger_hook_config":
     "no debugger is attached", "rules": "no debugger is attached", "profiler_config":
     "no profiler is attached", "enable_sagemaker_metrics": "metrics always go to MLflow",
@@ -71,6 +71,9 @@ class Estimator:
                  tags: list | dict | None = None, entry_point: str | None = None,
                  source_dir: str | None = None, algorithm: str | None = None,
                  checkpoint_frequency: int = 10, checkpoint_min_interval_s: float = 30.0,
+                 distribution: dict | None = None, metric_definitions: list | None = None,
+                 keep_checkpoints: int = 3, framework: str | None = None,
+                 framework_version: str | None = None, py_version: str | None = None,
                  **kwargs):
         unknown = [k for k in kwargs if k not in _IGNORED]
         if unknown:
@@ -96,7 +99,9 @@ class Estimator:
             checkpoint_s3_uri=checkpoint_s3_uri, max_retry_attempts=max_retry_attempts or 0,
             checkpoint_frequency=checkpoint_frequency,
             checkpoint_min_interval_s=checkpoint_min_interval_s, environment=dict(environment or {}),
-            tags=tags or {})
+            tags=tags or {}, distribution=distribution, metric_definitions=metric_definitions or [],
+            checkpoint_local_path=checkpoint_local_path, keep_checkpoints=keep_checkpoints,
+            framework=framework, framework_version=framework_version, py_version=py_version)
         self.latest_training_job: TrainingJobHandle | None = None
 
     # --- construction from specs -------------------------------------------------------
@@ -196,6 +201,11 @@ class Estimator:
         from mlcore import _instances, _session
 
         record = self._completed()
+        if self._spec.entry_point:
+            raise MLCoreError(f"{record.TrainingJobName} is a script-mode job: serve it through "
+                              f"its MLflow model ({record.MlflowModelUri}) with "
+                              "mlflow.pyfunc.load_model, which calls the script's model_fn and "
+                              "predict_fn; endpoints for script models are not available yet")
         algo = algorithms.get(record.AlgorithmName)
         name = endpoint_name or record.TrainingJobName
         _session.ensure_ray()

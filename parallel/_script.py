@@ -1,0 +1,322 @@
+"""Script mode inside a Ray Train worker: give a user's script what SageMaker gives it (SM_*
+variables, command-line hyperparameters, channel and model folders), run it, then commit
+its model folder as the job's final checkpoint.
+
+Checkpoints go through ``ray.train.report``: every rank reports its own folder (DeepSpeed
+shards have per-rank names) into one storage folder, and Ray registers the checkpoint only
+once every rank has reported, so a checkpoint torn by a crash is never resumed from.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import re
+import runpy
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+from parallel._distribution import Plan
+
+log = logging.getLogger("mlcore")
+
+META_FILE = "mlcore-checkpoint.json"
+PREEMPTION_CHECK_S = 1.0  # how often ranks agree to ask Ray about preemption notices
+_STATE: _State | None = None
+
+
+def state() -> _State:
+    if _STATE is None:
+        raise RuntimeError("parallel.context is only available inside a script run by mlcore "
+                           "(Estimator(entry_point=...).fit() or `mlcore run`)")
+    return _STATE
+
+
+@dataclass
+class _State:
+    hyperparameters: dict
+    channels: dict[str, str]
+    model_dir: str
+    output_data_dir: str
+    checkpoint_dir: str
+    plan: Plan
+    rank: int
+    world_size: int
+    policy: object
+    buffer: object
+    restored_step: int | None = None
+    sink: object = None  # rank 0: the driver's MetricsSink
+    jit_step: int | None = None
+    last_step: int = 0
+    _last_preemption_check: float = field(default_factory=time.monotonic)
+
+    # --- collective decisions ---------------------------------------------------------
+    def _agree(self, flags: list[int]) -> list[int]:
+        """Rank 0's flags on every rank (torch.distributed is up under TorchTrainer)."""
+        import torch
+        import torch.distributed as dist
+
+        if self.world_size <= 1 or not dist.is_initialized():
+            return flags
+        t = torch.tensor(flags, dtype=torch.int64,
+                         device="cuda" if self.plan.backend == "nccl" else "cpu")
+        dist.broadcast(t, 0)
+        return [int(x) for x in t.tolist()]
+
+    def checkpoint_due(self, step: int) -> bool:
+        import ray.train
+
+        now = time.monotonic()
+        due, ask = self._agree([int(self.policy.due(step, None, now)),
+                                int(now - self._last_preemption_check >= PREEMPTION_CHECK_S)])
+        if ask:
+            self._last_preemption_check = now
+            info = ray.train.get_preemption_info()  # a barrier; rank 0's answer everywhere
+            if info is not None and self.jit_step is None:
+                log.warning("preemption notice for node(s) %s (ranks %s, deadline %s ms): "
+                            "just-in-time checkpoint at step %d", info.preempted_node_ids,
+                            info.preempted_ranks, info.deadline_ms, step)
+                self.jit_step = step
+                if self.sink is not None:
+                    self.sink.event.remote("preemption", {"step": step, "ranks": info.preempted_ranks,
+                                                          "deadline_ms": info.deadline_ms})
+                return True
+        return bool(due)
+
+    def save_checkpoint(self, step: int, engine, metrics: dict) -> None:
+        from ray.train import Checkpoint, CheckpointUploadMode
+
+        tmp = tempfile.mkdtemp(prefix="mlcore-ckpt-")
+        if engine is not None:
+            engine.save_checkpoint(tmp, tag=f"step-{step}")
+        elif os.path.isdir(self.checkpoint_dir):  # a snapshot: the script may keep writing
+            shutil.copytree(self.checkpoint_dir, tmp, dirs_exist_ok=True)
+        if self.rank == 0:
+            with open(os.path.join(tmp, META_FILE), "w") as f:
+                json.dump({"step": step, "world_size": self.world_size, "time": time.time()}, f)
+        self.buffer.flush({"step": step})
+        ckpt = Checkpoint.from_directory(tmp) if os.listdir(tmp) else None
+        # A just-in-time checkpoint is uploaded before report returns: the node may go soon.
+        mode = CheckpointUploadMode.SYNC if self.jit_step == step else CheckpointUploadMode.ASYNC
+        ray_report({"step": step, **metrics}, ckpt, mode)
+        self.last_step = step
+
+
+def ray_report(metrics: dict, checkpoint, mode) -> None:
+    import ray.train
+
+    ray.train.report(metrics, checkpoint=checkpoint, checkpoint_upload_mode=mode,
+                     delete_local_checkpoint_after_upload=True if checkpoint else None)
+
+
+# --- what the script sees --------------------------------------------------------------
+def cli_args(hp: dict) -> list[str]:
+    """Hyperparameters as SageMaker passes them: ``--name value`` (JSON for non-strings)."""
+    out = []
+    for k, v in hp.items():
+        out += [f"--{k}", v if isinstance(v, str) else json.dumps(v)]
+    return out
+
+
+def sm_environment(cfg: dict, st: _State, source_dir: str, num_gpus: int) -> dict[str, str]:
+    """The SM_* variables of SageMaker's training toolkit, for this worker."""
+    hp = cfg["hyperparameters"]
+    hosts = [f"algo-{i + 1}" for i in range(st.world_size)]
+    env = {
+        "SM_MODEL_DIR": st.model_dir, "SM_OUTPUT_DATA_DIR": st.output_data_dir,
+        "SM_OUTPUT_DIR": os.path.dirname(st.output_data_dir), "SM_CHECKPOINT_DIR": st.checkpoint_dir,
+        "SM_OUTPUT_INTERMEDIATE_DIR": os.path.join(os.path.dirname(st.output_data_dir), "intermediate"),
+        "SM_INPUT_DIR": os.path.dirname(next(iter(st.channels.values()), st.model_dir)),
+        "SM_CHANNELS": json.dumps(sorted(st.channels)), "SM_HPS": json.dumps(hp),
+        "SM_USER_ARGS": json.dumps(cli_args(hp)), "SM_HOSTS": json.dumps(hosts),
+        "SM_CURRENT_HOST": hosts[st.rank], "SM_NUM_GPUS": str(num_gpus),
+        "SM_NUM_CPUS": str(os.cpu_count() or 1), "SM_NUM_NEURONS": str(cfg.get("neuron_cores", 0)),
+        "SM_CURRENT_INSTANCE_TYPE": cfg["instance_type"], "SM_MODULE_DIR": source_dir,
+        "SM_MODULE_NAME": os.path.splitext(cfg["entry_point"])[0],
+        "SM_USER_ENTRY_POINT": cfg["entry_point"], "SM_FRAMEWORK_MODULE": "mlcore",
+        "SM_LOG_LEVEL": "20", "SM_NETWORK_INTERFACE_NAME": "eth0", "SM_IS_HETERO": "false",
+        "SM_TRAINING_JOB_NAME": cfg["job_name"],
+        "SM_RESOURCE_CONFIG": json.dumps({"current_host": hosts[st.rank], "hosts": hosts}),
+        "SM_INPUT_DATA_CONFIG": json.dumps({n: {"ContentType": c.get("content_type"),
+                                                "TrainingInputMode": c.get("input_mode", "File")}
+                                            for n, c in cfg["channels"].items()}),
+        "SM_DISTRIBUTION_CONFIG": json.dumps(cfg.get("distribution") or {}),
+    }
+    for name, path in st.channels.items():
+        env[f"SM_CHANNEL_{name.upper()}"] = path
+    for k, v in hp.items():
+        env[f"SM_HP_{k.upper()}"] = v if isinstance(v, str) else json.dumps(v)
+    env["SM_TRAINING_ENV"] = json.dumps({
+        "hyperparameters": hp, "channel_input_dirs": st.channels, "model_dir": st.model_dir,
+        "output_data_dir": st.output_data_dir, "hosts": hosts, "current_host": hosts[st.rank],
+        "num_gpus": num_gpus, "job_name": cfg["job_name"], "user_entry_point": cfg["entry_point"]})
+    return env
+
+
+def _stage_channel(name: str, ch: dict, root: str) -> str:
+    """A local folder holding channel ``name``: the folder itself when it is local, else a
+    copy of the remote files (File/FastFile modes) in this worker's scratch space."""
+    from mlcore import _storage
+
+    uri = ch["uri"]
+    if ch.get("input_mode") == "Pipe":
+        return uri  # streamed through context.dataset(name)
+    if not _storage.is_remote(uri):
+        path = _storage.local_path(uri)
+        if os.path.isdir(path):
+            return path
+        folder = os.path.join(root, "input", "data", name)
+        os.makedirs(folder, exist_ok=True)
+        link = os.path.join(folder, os.path.basename(path))
+        if not os.path.exists(link):
+            os.symlink(os.path.abspath(path), link)
+        return folder
+    folder = os.path.join(root, "input", "data", name)
+    fs, path = _storage.filesystem(uri)
+    files = [f for f in fs.find(path)] or [path]
+    os.makedirs(folder, exist_ok=True)
+    for f in files:
+        rel = os.path.relpath(f, path) if f != path else os.path.basename(f)
+        dest = os.path.join(folder, rel)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        fs.get(f, dest)
+    return folder
+
+
+class _MetricTee(io.TextIOBase):
+    """Rank 0's stdout, passed through and scanned for ``metric_definitions`` (SageMaker
+    parses the container's log the same way). A metric's n-th match is step ``base + n``."""
+
+    def __init__(self, stream, definitions: list[dict], buffer, base_step: int):
+        self._stream, self._buffer = stream, buffer
+        self._defs = [(d["Name"], re.compile(d["Regex"])) for d in definitions]
+        self._counts = {name: base_step for name, _ in self._defs}
+        self._pending = ""
+
+    def write(self, s: str) -> int:
+        self._stream.write(s)
+        self._pending += s
+        *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            for name, rx in self._defs:
+                m = rx.search(line)
+                if m:
+                    try:
+                        value = float(m.group(1))
+                    except ValueError:
+                        continue
+                    self._counts[name] += 1
+                    self._buffer.add(self._counts[name], {name: value}, {"step": self._counts[name]})
+        return len(s)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+
+def train_fn(config: dict) -> None:
+    """Runs in each Ray Train worker: stage inputs, restore, run the script, commit the model."""
+    global _STATE
+    import ray.train
+
+    from mlcore import _storage
+    from parallel._policy import CheckpointPolicy
+    from parallel._reporting import MetricsBuffer
+
+    ctx = ray.train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    scratch = tempfile.mkdtemp(prefix=f"mlcore-{config['job_name']}-r{rank}-")
+    source = os.path.join(scratch, "code")  # private: scripts may write next to themselves
+    fetched = _storage.fetch_committed(config["source_uri"], source)
+    if fetched != source:
+        shutil.copytree(fetched, source, ignore=shutil.ignore_patterns(_storage.COMMIT_MARKER))
+    ckpt_dir = config.get("checkpoint_local_path") or os.path.join(scratch, "checkpoints")
+    if config.get("checkpoint_local_path") and world > 1:
+        ckpt_dir = os.path.join(ckpt_dir, f"rank-{rank}")  # ranks on one node must not share it
+    for d in ("model", "output/data", ckpt_dir):
+        os.makedirs(os.path.join(scratch, d), exist_ok=True)
+    st = _State(
+        hyperparameters=config["hyperparameters"],
+        channels={n: _stage_channel(n, c, scratch) for n, c in config["channels"].items()},
+        model_dir=os.path.join(scratch, "model"), output_data_dir=os.path.join(scratch, "output/data"),
+        checkpoint_dir=ckpt_dir, plan=Plan.from_dict(config["plan"]), rank=rank, world_size=world,
+        policy=CheckpointPolicy(config["checkpoint_frequency"], config["checkpoint_min_interval_s"]),
+        buffer=MetricsBuffer(config["metrics_sink"]))
+    st.restored_step = _restore(st)
+    if rank == 0:
+        config["metrics_sink"].started.remote(st.restored_step)
+        st.sink = config["metrics_sink"]
+    st.last_step = st.restored_step or 0
+    st.policy.started(time.monotonic())
+    _STATE = st
+    num_gpus = int(len(ray.get_gpu_ids()))
+    os.environ.update(sm_environment(config, st, source, num_gpus))
+    started = time.time()
+    _run_script(config, st, source)
+    st.buffer.flush({"step": st.last_step})
+    _finish(config, st, started)
+
+
+def _restore(st: _State) -> int | None:
+    import ray.train
+
+    ckpt = ray.train.get_checkpoint()
+    if ckpt is None:
+        return None
+    ckpt.to_directory(st.checkpoint_dir)
+    meta = os.path.join(st.checkpoint_dir, META_FILE)
+    with open(meta) as f:
+        step = json.load(f)["step"]
+    log.info("rank %d resumed from the checkpoint of step %d", st.rank, step)
+    return step
+
+
+def _run_script(config: dict, st: _State, source: str) -> None:
+    entry = os.path.join(source, config["entry_point"])
+    argv, path, cwd = sys.argv, list(sys.path), os.getcwd()
+    stdout = sys.stdout
+    sys.argv = [entry, *cli_args(config["hyperparameters"])]
+    sys.path.insert(0, source)
+    os.chdir(source)
+    if st.rank == 0 and config.get("metric_definitions"):
+        sys.stdout = _MetricTee(stdout, config["metric_definitions"], st.buffer, st.restored_step or 0)
+    try:
+        runpy.run_path(entry, run_name="__main__")
+    except SystemExit as e:
+        if e.code not in (None, 0):
+            raise RuntimeError(f"{config['entry_point']} exited with status {e.code}") from None
+    finally:
+        sys.stdout.flush()
+        sys.argv, sys.path[:], sys.stdout = argv, path, stdout
+        os.chdir(cwd)
+
+
+def _finish(config: dict, st: _State, started: float) -> None:
+    """Commit the union of the ranks' model folders (a lower rank wins a name clash) as the
+    final checkpoint; rank 0 uploads its output data folder."""
+    import torch.distributed as dist
+    from ray.train import Checkpoint, CheckpointUploadMode
+
+    from mlcore import _storage
+
+    mine = sorted(os.path.relpath(os.path.join(d, f), st.model_dir)
+                  for d, _, fs in os.walk(st.model_dir) for f in fs)
+    listings = [mine]
+    if st.world_size > 1 and dist.is_initialized():
+        listings = [None] * st.world_size
+        dist.all_gather_object(listings, mine)
+    taken = {f for lst in listings[:st.rank] for f in lst}
+    keep = [f for f in mine if f not in taken]
+    tmp = tempfile.mkdtemp(prefix="mlcore-model-")
+    for f in keep:
+        os.makedirs(os.path.dirname(os.path.join(tmp, f)), exist_ok=True)
+        shutil.copy2(os.path.join(st.model_dir, f), os.path.join(tmp, f))
+    if os.listdir(st.output_data_dir):  # every host's files, as SageMaker uploads them
+        _storage.upload_dir(st.output_data_dir, config["output_uri"])
+    final = {"step": st.last_step, "worker_start_time": started, "final": 1,
+             "model_files": sum(len(lst) for lst in listings)}
+    ray_report(final, Checkpoint.from_directory(tmp) if keep else None, CheckpointUploadMode.SYNC)
