@@ -42,6 +42,9 @@ ENV_VARS: dict[str, EnvVar] = {
                "checkpoint and request)."),
         EnvVar("MLCORE_SKIP_CAPACITY_CHECK", bool, False,
                "Skip the 'can this cluster ever run the job' check (autoscaling clusters)."),
+        EnvVar("MLCORE_PREEMPTION_POLL_INTERVAL_S", float, 1.0,
+               "How often Ray Train looks for drained (preempted) nodes; Ray's default, 5 s, "
+               "eats into the notice a just-in-time checkpoint has to fit in."),
         EnvVar("MLCORE_TORCH_EXTENSIONS_DIR", str, "",
                "Where DeepSpeed caches the C++ ops it compiles (~25 s each on first use) for "
                "workers; empty means $MLCORE_HOME/torch_extensions."),

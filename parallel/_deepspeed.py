@@ -16,14 +16,19 @@ def _ensure_distributed(st) -> None:
     deepspeed.init_distributed(dist_backend=st.plan.backend)
 
 
-def initialize(st, model, optimizer=None, model_parameters=None, lr_scheduler=None, **kwargs):
+def initialize(st, model, optimizer=None, model_parameters=None, lr_scheduler=None,
+               micro_batch_size=None, **kwargs):
+    import copy
+
     import deepspeed
 
     if st.plan.kind != "deepspeed":
         raise RuntimeError("context.initialize needs distribution={'deepspeed': {...}} (or "
                            "smdistributed modelparallel); this job runs plain DDP")
     _ensure_distributed(st)
-    config = kwargs.pop("config", None) or st.plan.deepspeed_config
+    config = copy.deepcopy(kwargs.pop("config", None) or st.plan.deepspeed_config)
+    if micro_batch_size and not ({"train_batch_size", "train_micro_batch_size_per_gpu"} & set(config)):
+        config["train_micro_batch_size_per_gpu"] = micro_batch_size
     if model_parameters is None and optimizer is None:
         model_parameters = [p for p in model.parameters() if p.requires_grad]
     out = deepspeed.initialize(model=model, optimizer=optimizer, model_parameters=model_parameters,

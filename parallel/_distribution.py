@@ -209,8 +209,6 @@ def _rules(cfg: dict, degree: int, world_size: int, accelerator: str) -> list[tu
         out.append(("distribution.deepspeed.config.train_batch_size",
                     f"{tbs} != train_micro_batch_size_per_gpu {micro} x gradient_accumulation_steps "
                     f"{gas} x data-parallel workers {dp}; fix one of them or drop train_batch_size"))
-    if not tbs and not micro:
-        cfg["train_micro_batch_size_per_gpu"] = 1  # DeepSpeed needs one batch key
     return out
 
 
@@ -220,6 +218,7 @@ def _deepspeed_says(cfg: dict) -> list[tuple[str, str]]:
     from deepspeed.runtime.config import DeepSpeedConfig
 
     probe = {k: v for k, v in cfg.items() if k != "train_batch_size"}  # world size checked above
+    probe.setdefault("train_micro_batch_size_per_gpu", 1)  # the script may give it at initialize
     try:
         DeepSpeedConfig(probe)
     except ValidationError as err:

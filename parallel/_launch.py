@@ -21,7 +21,6 @@ class LaunchResult:
     metrics: dict
     restarts: int
     interruptions: list[dict] = field(default_factory=list)
-    active_seconds: float | None = None  # worker time, restarts' dead time excluded
 
 
 def interruptions(attempts: list[dict], events: list[dict]) -> list[dict]:
@@ -62,9 +61,11 @@ def run(train_fn: Callable, config: dict, *, trainer: str, scaling_config, check
 
     from parallel._reporting import MetricsSink
 
-    # Ray Train propagates this variable from the driver to its controller (any cluster).
+    # Ray Train propagates these variables from the driver to its controller (any cluster).
     os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S",
                           str(constants.get("MLCORE_TRAIN_POLL_INTERVAL_S")))
+    os.environ.setdefault("RAY_TRAIN_PREEMPTION_POLL_INTERVAL_S",
+                          str(constants.get("MLCORE_PREEMPTION_POLL_INTERVAL_S")))
     storage_path, name, fs = _checkpoint_location(checkpoint_uri)
     run_config = RunConfig(
         name=name, storage_path=storage_path, storage_filesystem=fs,
@@ -75,7 +76,11 @@ def run(train_fn: Callable, config: dict, *, trainer: str, scaling_config, check
         worker_runtime_env={"env_vars": environment} if environment else None,
         logging_config=LoggingConfig(log_level=constants.ray_log_level()),
     )
-    sink = MetricsSink.remote()
+    # Beside the driver: a drained (preempted) worker node must not take the metrics with it.
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    sink = MetricsSink.options(scheduling_strategy=NodeAffinitySchedulingStrategy(
+        ray.get_runtime_context().get_node_id(), soft=True)).remote()
     stop = threading.Event()
 
     def watch():
@@ -105,9 +110,8 @@ def run(train_fn: Callable, config: dict, *, trainer: str, scaling_config, check
             log.warning("could not record the last metrics: %s", e)
         finally:
             ray.kill(sink)
-    active = sum(a["last_seen"] - a["start"] for a in attempts) if attempts else None
     return LaunchResult(result.checkpoint, result.metrics or {}, max(0, len(attempts) - 1),
-                        interruptions(attempts, events), active)
+                        interruptions(attempts, events))
 
 
 def _torch_config(backend: str):

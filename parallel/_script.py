@@ -71,6 +71,8 @@ class _State:
     def checkpoint_due(self, step: int) -> bool:
         import ray.train
 
+        if self.jit_step is not None and self.last_step >= self.jit_step:
+            self._hold()
         now = time.monotonic()
         due, ask = self._agree([int(self.policy.due(step, None, now)),
                                 int(now - self._last_preemption_check >= PREEMPTION_CHECK_S)])
@@ -87,6 +89,14 @@ class _State:
                                                           "deadline_ms": info.deadline_ms})
                 return True
         return bool(due)
+
+    def _hold(self) -> None:
+        """After the just-in-time checkpoint, run no further step: Ray Train restarts the
+        group at the preemption deadline, and any step run until then would be lost."""
+        log.warning("rank %d: holding at step %d until the preempted node goes; training "
+                    "resumes from this step on the new worker group", self.rank, self.last_step)
+        while True:
+            time.sleep(1.0)
 
     def save_checkpoint(self, step: int, engine, metrics: dict) -> None:
         from ray.train import Checkpoint, CheckpointUploadMode

@@ -134,12 +134,15 @@ def deepspeed_config() -> dict:
     return copy.deepcopy(_state().plan.deepspeed_config)
 
 
-def initialize(model, optimizer=None, model_parameters=None, lr_scheduler=None, **kwargs):
+def initialize(model, optimizer=None, model_parameters=None, lr_scheduler=None,
+               micro_batch_size: int | None = None, **kwargs):
     """Collective. ``deepspeed.initialize`` with the job's config; loads the restored
-    checkpoint, if any, into the engine. Returns DeepSpeed's 4-tuple."""
+    checkpoint, if any, into the engine. ``micro_batch_size`` is the script's per-worker
+    batch, used when the distribution names none. Returns DeepSpeed's 4-tuple."""
     from parallel import _deepspeed
 
-    return _deepspeed.initialize(_state(), model, optimizer, model_parameters, lr_scheduler, **kwargs)
+    return _deepspeed.initialize(_state(), model, optimizer, model_parameters, lr_scheduler,
+                                 micro_batch_size, **kwargs)
 
 
 def pipeline_module(layers, loss_fn=None, **kwargs):

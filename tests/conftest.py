@@ -16,6 +16,9 @@ os.environ["MLCORE_HOME"] = _HOME
 os.environ.pop("MLFLOW_TRACKING_URI", None)
 os.environ.pop("RAY_ADDRESS", None)
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+# DeepSpeed compiles a C++ op on first use (~25 s): build it once per checkout, not per run.
+os.environ.setdefault("MLCORE_TORCH_EXTENSIONS_DIR", os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".cache", "torch_extensions"))
 for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                    "AWS_DEFAULT_REGION": "us-east-1"}.items():
     os.environ[key] = value

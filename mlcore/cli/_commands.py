@@ -39,6 +39,10 @@ def _check_runnable(spec: TrainingJob) -> None:
 
     if spec.algorithm:
         algorithms.get(spec.algorithm).module.validate_hyperparameters(spec.hyperparameters)
+    else:
+        from mlcore.sagemaker import _script_mode
+
+        _script_mode.prepare(spec)  # the script exists; the distribution is runnable
     sample = spec.deploy.sample_input if spec.deploy else None
     if sample and "://" not in sample and not os.path.isfile(sample):
         raise SpecError(f"deploy.sample_input: {sample} does not exist; point it at a CSV of "

@@ -178,7 +178,9 @@ def _complete(record: _jobs.JobRecord, algo, result, metrics: dict) -> _jobs.Job
         timings["worker_startup_seconds"] = timings["worker_start_time"] - record.TrainingStartTime
         timings["worker_shutdown_seconds"] = end - timings["worker_start_time"] - busy
     final = {**metrics, **{k: timings[k] for k in ("data_load_seconds", "train_seconds") if k in timings}}
-    billable = int(round(result.active_seconds or (end - record.TrainingStartTime)))
+    # Billed: the training time less the time no worker ran between an interruption and
+    # the restart (SageMaker does not bill a spot job while it waits for capacity).
+    dead = sum(i["DeadSeconds"] for i in result.interruptions)
     _tracking.log_metrics(run_id, [(k, v, 0) for k, v in final.items() if k not in metrics])
     _tracking.set_tags(run_id, {"mlcore.model_data": model_uri, "mlcore.status": "Completed"})
     _tracking.end_run(run_id, "Completed")
@@ -186,7 +188,7 @@ def _complete(record: _jobs.JobRecord, algo, result, metrics: dict) -> _jobs.Job
     return record.transition("Completed", "", TrainingJobStatus="Completed",
                              ModelArtifacts=model_uri, MlflowModelUri=mlflow_uri,
                              FinalMetrics=final, TrainingTimeInSeconds=seconds,
-                             BillableTimeInSeconds=min(seconds, billable),
+                             BillableTimeInSeconds=max(0, int(round(end - record.TrainingStartTime - dead))),
                              Interruptions=result.interruptions, Progress={**record.Progress, **timings})
 
 

@@ -58,7 +58,8 @@ def main():
         module = lm.TinyLM(cfg)
     optimizer = torch.optim.Adam(module.parameters(), lr=lr)
     if ds:
-        engine, optimizer, _, _ = context.initialize(module, optimizer=optimizer)
+        engine, optimizer, _, _ = context.initialize(module, optimizer=optimizer,
+                                                     micro_batch_size=micro)
         dp_rank = engine.grid.data_parallel_id if pipeline else context.rank()
         dp_size = context.world_size() // context.pipeline_parallel_degree()
     else:  # plain DDP

@@ -1,0 +1,78 @@
+"""A spot preemption on a 3-node ``ray.cluster_utils.Cluster`` (run in its own process: the
+test session already has a Ray). Prints one JSON line with the job's record and metrics.
+
+Head (0 CPUs, the driver) + 2 one-CPU worker nodes, one training worker each. Mid-training
+one worker node is drained with reason PREEMPTION and a deadline (what a cloud's spot
+reclaim notice does through Ray's autoscaler), removed at the deadline, and replaced.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+
+def main(home: str, steps: int, notice_s: float) -> None:
+    os.environ["MLCORE_HOME"] = home
+    import ray
+    from ray.cluster_utils import Cluster
+    from ray.core.generated import autoscaler_pb2
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
+    nodes = [cluster.add_node(num_cpus=1, include_dashboard=False) for _ in range(2)]
+    cluster.wait_for_nodes()
+    os.environ["RAY_ADDRESS"] = cluster.address
+    try:
+        import lm_jobs
+
+        from mlcore import _jobs
+
+        est = lm_jobs.estimator({"deepspeed": {"zero_stage": 1}}, hp={"steps": steps, "step_sleep": 0.05},
+                                use_spot_instances=True, max_run=3600, max_wait=7200,
+                                checkpoint_frequency=10_000, checkpoint_s3_uri=None)
+        name = "spot-preempted"
+        fit = threading.Thread(target=est.fit, kwargs={"logs": False, "job_name": name})
+        fit.start()
+
+        def step() -> int:
+            try:
+                return _jobs.load(name).Progress.get("step", 0)
+            except Exception:
+                return 0
+
+        deadline = time.monotonic() + 240
+        while step() < steps // 4:
+            assert time.monotonic() < deadline and fit.is_alive(), "training never got going"
+            time.sleep(0.2)
+        victim = nodes[-1]
+        gcs = ray._private.worker.global_worker.gcs_client
+        deadline_ms = int((time.time() + notice_s) * 1000)
+        accepted, msg = gcs.drain_node(
+            victim.node_id, autoscaler_pb2.DrainNodeReason.Value("DRAIN_NODE_REASON_PREEMPTION"),
+            "spot instance reclaimed", deadline_ms)
+        assert accepted, msg
+        noticed_at = step()
+        while time.time() * 1000 < deadline_ms:
+            time.sleep(0.1)
+        cluster.remove_node(victim)  # the reclaim itself
+        cluster.add_node(num_cpus=1, include_dashboard=False)  # a replacement (main thread only)
+        fit.join(timeout=300)
+        res = lm_jobs.results(name)
+        rec = res["record"]
+        print(json.dumps({"status": rec.TrainingJobStatus, "reason": rec.FailureReason,
+                          "interruptions": rec.Interruptions, "restarts": rec.Restarts,
+                          "steps": res["steps"], "noticed_at": noticed_at,
+                          "training_s": rec.TrainingTimeInSeconds,
+                          "billable_s": rec.BillableTimeInSeconds}))
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]), float(sys.argv[3]))
