@@ -28,13 +28,14 @@ def main(home: str, steps: int, notice_s: float) -> None:
     cluster.wait_for_nodes()
     os.environ["RAY_ADDRESS"] = cluster.address
     try:
-        import lm_jobs
-
         from mlcore import _jobs
+        from mlcore.sagemaker import Estimator
 
-        est = lm_jobs.estimator({"deepspeed": {"zero_stage": 1}}, hp={"steps": steps, "step_sleep": 0.05},
-                                use_spot_instances=True, max_run=3600, max_wait=7200,
-                                checkpoint_frequency=10_000, checkpoint_s3_uri=None)
+        # Only a just-in-time checkpoint: the periodic ones are set too rare to happen.
+        est = Estimator(entry_point="counter.py", source_dir=os.path.join(os.path.dirname(__file__), "scripts"),
+                        instance_count=2, hyperparameters={"steps": steps, "step_seconds": 0.02},
+                        use_spot_instances=True, max_run=3600, max_wait=7200,
+                        checkpoint_frequency=1_000_000)
         name = "spot-preempted"
         fit = threading.Thread(target=est.fit, kwargs={"logs": False, "job_name": name})
         fit.start()
@@ -62,12 +63,14 @@ def main(home: str, steps: int, notice_s: float) -> None:
         cluster.remove_node(victim)  # the reclaim itself
         cluster.add_node(num_cpus=1, include_dashboard=False)  # a replacement (main thread only)
         fit.join(timeout=300)
-        res = lm_jobs.results(name)
-        rec = res["record"]
+        rec = _jobs.load(name)
+        from mlcore import _tracking
+
+        history = _tracking.client().get_metric_history(rec.MlflowRunId, "sum") if rec.MlflowRunId else []
         print(json.dumps({"status": rec.TrainingJobStatus, "reason": rec.FailureReason,
                           "interruptions": rec.Interruptions, "restarts": rec.Restarts,
-                          "steps": res["steps"], "noticed_at": noticed_at,
-                          "training_s": rec.TrainingTimeInSeconds,
+                          "steps": sorted(m.step for m in history), "noticed_at": noticed_at,
+                          "model": rec.ModelArtifacts, "training_s": rec.TrainingTimeInSeconds,
                           "billable_s": rec.BillableTimeInSeconds}))
     finally:
         ray.shutdown()
