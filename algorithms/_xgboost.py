@@ -155,6 +155,8 @@ class _Report(xgb.callback.TrainingCallback):
         self.buffer, self.num_round = buffer, num_round
         self.policy = CheckpointPolicy(config["checkpoint_frequency"], config["checkpoint_min_interval_s"])
         self.policy.started(time.monotonic())
+        self.deadline, self.limit = config.get("deadline") or (None, None)
+        self.sink = config["metrics_sink"]
 
     def after_iteration(self, model, epoch, evals_log) -> bool:
         from parallel import report_checkpoint
@@ -166,6 +168,14 @@ class _Report(xgb.callback.TrainingCallback):
         if policy.candidate(step, self.num_round) and _agreed(
                 policy.due(step, self.num_round, time.monotonic())):
             report_checkpoint({"round": step, **last}, lambda d: save_model(model, d))
+        # max_run / max_wait, looked at every checkpoint_frequency rounds (a broadcast each round
+        # would cost more than it saves)
+        if self.deadline and policy.candidate(step, None) and _agreed(time.time() > self.deadline):
+            import ray
+
+            if xgb.collective.get_rank() == 0:
+                ray.get(self.sink.event.remote("stopped", {"step": step, "limit": self.limit}))
+            return True  # stop boosting; the run ends with a Stopped record
         return False
 
 

@@ -21,6 +21,7 @@ class LaunchResult:
     metrics: dict
     restarts: int
     interruptions: list[dict] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)  # what workers told the driver
 
 
 def interruptions(attempts: list[dict], events: list[dict]) -> list[dict]:
@@ -29,7 +30,8 @@ def interruptions(attempts: list[dict], events: list[dict]) -> list[dict]:
     out = []
     for i in range(1, len(attempts)):
         prev, cur = attempts[i - 1], attempts[i]
-        notices = [e for e in events if prev["start"] <= e["time"] <= cur["start"]]
+        notices = [e for e in events if e["kind"] == "preemption"
+                   and prev["start"] <= e["time"] <= cur["start"]]
         out.append({"Number": i, "Cause": "preemption" if notices else "failure",
                     "ResumedAt": cur["start"], "ResumedFromStep": cur["restored_step"],
                     "DeadSeconds": round(cur["start"] - prev["last_seen"], 3),
@@ -111,7 +113,7 @@ def run(train_fn: Callable, config: dict, *, trainer: str, scaling_config, check
         finally:
             ray.kill(sink)
     return LaunchResult(result.checkpoint, result.metrics or {}, max(0, len(attempts) - 1),
-                        interruptions(attempts, events))
+                        interruptions(attempts, events), events)
 
 
 def _torch_config(backend: str):

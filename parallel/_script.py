@@ -37,6 +37,15 @@ def state() -> _State:
     return _STATE
 
 
+class MaxRuntimeExceeded(BaseException):
+    """Raised into the script at its next context call once max_run has passed; a
+    BaseException so that a script's ``except Exception`` does not swallow it."""
+
+    def __init__(self, step: int):
+        super().__init__(step)
+        self.step = step
+
+
 @dataclass
 class _State:
     hyperparameters: dict
@@ -53,6 +62,7 @@ class _State:
     sink: object = None  # rank 0: the driver's MetricsSink
     jit_step: int | None = None
     last_step: int = 0
+    deadline: float | None = None  # epoch seconds: max_run / max_wait
     _last_preemption_check: float = field(default_factory=time.monotonic)
 
     # --- collective decisions ---------------------------------------------------------
@@ -68,9 +78,14 @@ class _State:
         dist.broadcast(t, 0)
         return [int(x) for x in t.tolist()]
 
+    def past_deadline(self, step: int) -> None:
+        if self.deadline and time.time() > self.deadline:
+            raise MaxRuntimeExceeded(step)
+
     def checkpoint_due(self, step: int) -> bool:
         import ray.train
 
+        self.past_deadline(step)
         if self.jit_step is not None and self.last_step >= self.jit_step:
             self._hold()
         now = time.monotonic()
@@ -231,6 +246,7 @@ class _MetricTee(io.TextIOBase):
 def train_fn(config: dict) -> None:
     """Runs in each Ray Train worker: stage inputs, restore, run the script, commit the model."""
     global _STATE
+    import ray
     import ray.train
 
     from mlcore import _storage
@@ -265,8 +281,15 @@ def train_fn(config: dict) -> None:
     _STATE = st
     num_gpus = int(len(ray.get_gpu_ids()))
     os.environ.update(sm_environment(config, st, source, num_gpus))
+    st.deadline, limit = config.get("deadline") or (None, None)
     started = time.time()
-    _run_script(config, st, source)
+    try:
+        _run_script(config, st, source)
+    except MaxRuntimeExceeded as e:
+        st.last_step = e.step
+        log.warning("rank %d: %s reached at step %d; stopping", rank, limit, e.step)
+        if st.sink is not None:
+            ray.get(st.sink.event.remote("stopped", {"step": e.step, "limit": limit}))
     st.buffer.flush({"step": st.last_step})
     _finish(config, st, started)
 

@@ -101,7 +101,9 @@ def restored_step() -> int | None:
 
 def log_metrics(metrics: dict[str, float], step: int) -> None:
     """Track metrics at ``step`` (rank 0's values are kept; cheap: no barrier)."""
-    _state().buffer.add(step, metrics, {"step": step})
+    st = _state()
+    st.past_deadline(step)
+    st.buffer.add(step, metrics, {"step": step})
 
 
 def checkpoint_due(step: int) -> bool:

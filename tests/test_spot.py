@@ -109,3 +109,15 @@ def test_spot_preemption_notice_takes_a_just_in_time_checkpoint_and_loses_no_ste
     assert [s["sum"] for s in sums] == [steps * (steps + 1) // 2] * 2
     assert out["steps"] == list(range(1, steps + 1))
     assert out["billable_s"] <= out["training_s"]
+
+
+def test_max_run_stops_the_job_as_sagemaker_does(ray_session):
+    est = Estimator(entry_point="counter.py", source_dir=str(SCRIPTS), instance_count=2, max_run=12,
+                    hyperparameters={"steps": 100_000, "step_seconds": 0.01})
+    with pytest.raises(MLCoreError, match="stopped"):
+        est.fit(logs=False)
+    rec = describe(est.latest_training_job.name)
+    assert (rec.TrainingJobStatus, rec.SecondaryStatus) == ("Stopped", "MaxRuntimeExceeded")
+    assert "max_run (12 s)" in rec.FailureReason and rec.ModelArtifacts is None
+    steps = _metric_steps(rec, "sum")
+    assert steps and steps == list(range(1, len(steps) + 1)) and len(steps) < 100_000

@@ -109,8 +109,10 @@ def run(spec: TrainingJob, algo, job_name: str, logs: bool = True) -> _jobs.JobR
         record.transition("Training", "workers starting, reading data, training",
                           TrainingStartTime=time.time())
         progress = _Progress(record, record.MlflowRunId, logs)
+        fn, config = _train_fn_and_config(spec, algo, job_name, output)
+        config["deadline"] = _deadline(spec, record)
         result = parallel.run(
-            *_train_fn_and_config(spec, algo, job_name, output), trainer=algo.trainer,
+            fn, config, trainer=algo.trainer,
             scaling_config=_instances.scaling_config(spec.instance_type, spec.instance_count),
             checkpoint_uri=ckpt_uri, max_failures=spec.max_retry_attempts,
             max_preemption_failures=-1 if spec.use_spot_instances else spec.max_retry_attempts,
@@ -125,6 +127,15 @@ def run(spec: TrainingJob, algo, job_name: str, logs: bool = True) -> _jobs.JobR
         if isinstance(exc, KeyboardInterrupt):
             raise
         return record
+
+
+def _deadline(spec: TrainingJob, record: _jobs.JobRecord) -> tuple[float, str]:
+    """When workers stop training, and which limit that is: max_run after training starts,
+    and for spot jobs max_wait after the job was created (waiting counts), as in SageMaker."""
+    deadline = (record.TrainingStartTime + spec.max_run, "max_run")
+    if spec.use_spot_instances and spec.max_wait:
+        deadline = min(deadline, (record.CreationTime + spec.max_wait, "max_wait"))
+    return deadline
 
 
 def _train_fn_and_config(spec: TrainingJob, algo, job_name: str, output: str) -> tuple:
@@ -168,6 +179,9 @@ def _complete(record: _jobs.JobRecord, algo, result, metrics: dict) -> _jobs.Job
     record.transition("Uploading", "committing the model and logging it to MLflow",
                       TrainingEndTime=end, Restarts=result.restarts)
     run_id, timings = record.MlflowRunId, dict(result.metrics)
+    stop = next((e for e in result.events if e["kind"] == "stopped"), None)
+    if stop:
+        return _stopped(record, result, stop)
     if isinstance(algo, _script_mode.ScriptJob) and not timings.get("model_files"):
         raise MLCoreError(f"{algo.entry_point} finished but wrote nothing to its model folder "
                           "(SM_MODEL_DIR / context.model_dir()); save the model there")
@@ -190,6 +204,23 @@ def _complete(record: _jobs.JobRecord, algo, result, metrics: dict) -> _jobs.Job
                              FinalMetrics=final, TrainingTimeInSeconds=seconds,
                              BillableTimeInSeconds=max(0, int(round(end - record.TrainingStartTime - dead))),
                              Interruptions=result.interruptions, Progress={**record.Progress, **timings})
+
+
+def _stopped(record: _jobs.JobRecord, result, stop: dict) -> _jobs.JobRecord:
+    """The workers stopped at the deadline (max_run / max_wait): SageMaker's Stopped job."""
+    limit = stop["limit"]
+    which = "MaxWaitTimeExceeded" if limit == "max_wait" else "MaxRuntimeExceeded"
+    reason = (f"{which}: training stopped at step {stop['step']} when the job's {limit} "
+              f"({record.Spec.get(limit)} s) ran out; checkpoints stay at {record.CheckpointUri}. "
+              f"Raise {limit} or train for fewer steps")
+    log.warning("training job %s: %s", record.TrainingJobName, reason)
+    _tracking.set_tags(record.MlflowRunId, {"mlcore.status": "Stopped", "mlcore.failure_reason": reason})
+    _tracking.end_run(record.MlflowRunId, "Stopped")
+    end = time.time()
+    return record.transition(which, reason, TrainingJobStatus="Stopped", FailureReason=reason,
+                             TrainingEndTime=end, Restarts=result.restarts,
+                             Interruptions=result.interruptions,
+                             TrainingTimeInSeconds=int(round(end - record.TrainingStartTime)))
 
 
 def _fail(record: _jobs.JobRecord, exc: BaseException) -> None:
