@@ -59,16 +59,20 @@ CATALOG: dict[str, InstanceType] = {
 }
 
 LOCAL = "local"
+# SageMaker local mode's GPU variant: one GPU (and one CPU) per worker.
+LOCAL_GPU = InstanceType("local_gpu", 1, 0, gpus=1, gpu_model="any")
 
 
 def lookup(instance_type: str) -> InstanceType | None:
     """The catalog entry, or ``None`` for ``local`` (one CPU per worker, whatever the node has)."""
     if instance_type == LOCAL:
         return None
+    if instance_type == LOCAL_GPU.name:
+        return LOCAL_GPU
     try:
         return CATALOG[instance_type]
     except KeyError:
-        close = difflib.get_close_matches(instance_type, list(CATALOG) + [LOCAL], n=3)
+        close = difflib.get_close_matches(instance_type, list(CATALOG) + [LOCAL, LOCAL_GPU.name], n=3)
         hint = f"did you mean {', '.join(close)}?" if close else "use 'local' or an ml.* type"
         raise SpecError(
             f"instance_type: unknown instance type {instance_type!r}; {hint} "

@@ -21,7 +21,8 @@ HP = {"steps": 12, "lr": 0.003, "seed": 0, "micro_batch_size": 8, "sequences": 2
 
 def estimator(distribution=None, hp=None, **kwargs) -> PyTorch:
     kwargs.setdefault("checkpoint_frequency", 1000)
-    return PyTorch(entry_point="train.py", source_dir=str(LM_DIR), instance_count=2,
+    kwargs.setdefault("instance_count", 2)
+    return PyTorch(entry_point="train.py", source_dir=str(LM_DIR),
                    hyperparameters={**HP, **(hp or {})}, distribution=distribution, **kwargs)
 
 

@@ -79,6 +79,7 @@ def test_bad_distribution_is_refused_before_any_worker(distribution, world, acce
 
 @pytest.mark.parametrize("itype, resources, accel, backend", [
     ("local", {"CPU": 1}, "cpu", "gloo"),
+    ("local_gpu", {"CPU": 1, "GPU": 1}, "gpu", "nccl"),
     ("ml.m5.xlarge", {"CPU": 4}, "cpu", "gloo"),
     ("ml.g5.xlarge", {"CPU": 4, "GPU": 1}, "gpu", "nccl"),
     ("ml.g5.12xlarge", {"CPU": 48, "GPU": 4}, "gpu", "nccl"),

@@ -3,6 +3,7 @@ registered; bad scripts and bad distributions refused or failed with a reason.""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -124,3 +125,29 @@ def test_example_configs_validate():
         res = subprocess.run([sys.executable, "-m", "mlcore.cli", "validate",
                               str(ROOT / "configs" / name)], capture_output=True, text=True, timeout=120)
         assert res.returncode == 0, res.stderr
+
+
+@pytest.mark.integration
+def test_pipe_mode_channel_arrives_as_each_workers_ray_data_shard(ray_session, regression_dir, bucket):
+    """A Pipe channel on S3 is streamed: the workers' shards together hold every row once."""
+    import boto3
+
+    data, X = regression_dir
+    s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+    s3.upload_file(str(data / "train.csv"), bucket, "pipe/train.csv")
+    from mlcore.sagemaker.inputs import TrainingInput
+
+    est = Estimator(entry_point="pipe_rows.py", source_dir=str(Path(__file__).parent / "scripts"),
+                    instance_count=2, output_path=f"s3://{bucket}/out")
+    est.fit({"train": TrainingInput(f"s3://{bucket}/pipe/", content_type="text/csv",
+                                    input_mode="Pipe")}, logs=False)
+    rec = describe(est.latest_training_job.name)
+    assert rec.TrainingJobStatus == "Completed", rec.FailureReason
+    import s3fs
+
+    fs = s3fs.S3FileSystem(client_kwargs={"endpoint_url": os.environ["AWS_ENDPOINT_URL"]})
+    seen = [json.loads(fs.cat(p)) for p in sorted(fs.glob(rec.ModelArtifacts + "/rows-rank-*.json"))]
+    assert len(seen) == 2 and all(s["rows"] > 0 for s in seen)
+    assert sum(s["rows"] for s in seen) == len(X)
+    y = np.loadtxt(data / "train.csv", delimiter=",")[:, 0]
+    assert sum(s["label_sum"] for s in seen) == pytest.approx(float(y.sum()), rel=1e-5)

@@ -18,7 +18,7 @@ _IGNORED = {
     "role": "IAM roles do not apply; workers run with the Ray cluster's identity",
     "volume_size": "workers use the node's disk", "volume_kms_key": "storage encryption is the store's",
     "output_kms_key": "storage encryption is the store's", "subnets": "networking is the cluster's",
-    "security_group_ids": "networking is the cluster's", "input_mode": "workers read files directly",
+    "security_group_ids": "networking is the cluster's", "input_mode": "set it per channel: TrainingInput(uri, input_mode='Pipe')",
     "enable_network_isolation": "networking is the cluster's", "keep_alive_period_in_seconds":
     "Ray keeps its workers warm", "encrypt_inter_container_traffic": "networking is the cluster's",
     "container_log_level":
@@ -231,7 +231,8 @@ def _channels(inputs) -> dict[str, Channel]:
     out = {}
     for name, value in inputs.items():
         if isinstance(value, TrainingInput):
-            out[name] = Channel(uri=value.s3_data, content_type=value.content_type)
+            out[name] = Channel(uri=value.s3_data, content_type=value.content_type,
+                                input_mode=value.input_mode)
         else:
             out[name] = Channel(uri=str(value))
     return out

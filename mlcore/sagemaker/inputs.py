@@ -16,6 +16,7 @@ class TrainingInput:
                  s3_data_type: str = "S3Prefix", input_mode: str | None = None, **_ignored):
         self.s3_data = s3_data
         self.content_type = content_type
+        self.input_mode = input_mode or "File"
         self.distribution = distribution
         self.config = {"DataSource": {"S3DataSource": {"S3Uri": s3_data, "S3DataType": s3_data_type}},
                        "ContentType": content_type}

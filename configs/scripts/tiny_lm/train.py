@@ -7,6 +7,8 @@ a restarted job continues where its last checkpoint left off.
 
 import json
 import os
+import statistics
+import time
 
 import torch
 import torch.distributed as dist
@@ -52,10 +54,11 @@ def main():
     torch.manual_seed(seed)
     pipeline = ds and context.pipeline_parallel_degree() > 1
 
+    device = context.device()  # cuda:<local rank> on GPU instance types, else cpu
     if pipeline:
         module = context.pipeline_module(lm.layers(cfg), loss_fn=lm.loss_fn)
     else:
-        module = lm.TinyLM(cfg)
+        module = lm.TinyLM(cfg).to(device)
     optimizer = torch.optim.Adam(module.parameters(), lr=lr)
     if ds:
         engine, optimizer, _, _ = context.initialize(module, optimizer=optimizer,
@@ -63,16 +66,21 @@ def main():
         dp_rank = engine.grid.data_parallel_id if pipeline else context.rank()
         dp_size = context.world_size() // context.pipeline_parallel_degree()
     else:  # plain DDP
-        engine = torch.nn.parallel.DistributedDataParallel(module) if dist.is_initialized() else module
+        engine = (torch.nn.parallel.DistributedDataParallel(module, device_ids=[device] if device.type == "cuda"
+                                                            else None)
+                  if dist.is_initialized() else module)
         dp_rank, dp_size = context.rank(), context.world_size()
         if context.restored_step() is not None:
-            state = torch.load(os.path.join(context.checkpoint_dir(), "state.pt"))
+            state = torch.load(os.path.join(context.checkpoint_dir(), "state.pt"), map_location=device)
             module.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
 
     start = context.restored_step() or 0
+    step_times, checkpoint_times = [], []
     for step in range(start, steps):
-        parts = batches(inputs, labels, step, dp_rank, dp_size, gas, micro)
+        t0 = time.perf_counter()
+        parts = ((x.to(device), y.to(device))
+                 for x, y in batches(inputs, labels, step, dp_rank, dp_size, gas, micro))
         if pipeline:
             loss = engine.train_batch(data_iter=parts).item()
         elif ds:
@@ -94,6 +102,7 @@ def main():
             loss = total
         context.log_metrics({"train:loss": loss}, step + 1)
         if context.checkpoint_due(step + 1):
+            t1 = time.perf_counter()
             if ds:
                 context.save_checkpoint(step + 1, engine=engine)
             else:
@@ -101,9 +110,13 @@ def main():
                     torch.save({"model": module.state_dict(), "optimizer": optimizer.state_dict()},
                                os.path.join(context.checkpoint_dir(), "state.pt"))
                 context.save_checkpoint(step + 1)
+            checkpoint_times.append(time.perf_counter() - t1)
+        step_times.append(time.perf_counter() - t0)
 
     stats = {"rank": context.rank(), "optimizer_state_bytes": optimizer_state_bytes(optimizer),
              "local_parameters": local_parameters(module), "final_loss": loss,
+             "step_seconds_median": statistics.median(step_times[5:] or step_times or [0.0]),
+             "train_seconds": sum(step_times), "checkpoint_seconds": checkpoint_times,
              "parameter_names": sorted(n for n, _ in module.named_parameters())}
     with open(os.path.join(context.output_data_dir(), f"rank-{context.rank()}.json"), "w") as f:
         json.dump(stats, f)
