@@ -157,6 +157,7 @@ class _Report(xgb.callback.TrainingCallback):
         self.policy.started(time.monotonic())
         self.deadline, self.limit = config.get("deadline") or (None, None)
         self.sink = config["metrics_sink"]
+        self.jit_done = False
 
     def after_iteration(self, model, epoch, evals_log) -> bool:
         from parallel import report_checkpoint
@@ -165,8 +166,8 @@ class _Report(xgb.callback.TrainingCallback):
         last = {f"{ch}:{m}": float(v[-1]) for ch, ms in evals_log.items() for m, v in ms.items()}
         self.buffer.add(step, last, {"round": step, "num_round": self.num_round})
         policy = self.policy
-        if policy.candidate(step, self.num_round) and _agreed(
-                policy.due(step, self.num_round, time.monotonic())):
+        if policy.candidate(step, self.num_round) and (_agreed(
+                policy.due(step, self.num_round, time.monotonic())) or self._preempted(step)):
             report_checkpoint({"round": step, **last}, lambda d: save_model(model, d))
         # max_run / max_wait, looked at every checkpoint_frequency rounds (a broadcast each round
         # would cost more than it saves)
@@ -177,6 +178,19 @@ class _Report(xgb.callback.TrainingCallback):
                 ray.get(self.sink.event.remote("stopped", {"step": step, "limit": self.limit}))
             return True  # stop boosting; the run ends with a Stopped record
         return False
+
+
+    def _preempted(self, step: int) -> bool:
+        """A node of this job is being drained (spot reclaim): checkpoint now, once. Asked at
+        checkpoint candidates only: the call is a barrier across ranks."""
+        import ray.train
+
+        if self.jit_done or ray.train.get_preemption_info() is None:
+            return False
+        self.jit_done = True
+        if xgb.collective.get_rank() == 0:
+            self.sink.event.remote("preemption", {"step": step})
+        return True
 
 
 def save_model(booster, local_dir: str) -> None:

@@ -15,11 +15,22 @@ DEFAULT_EXPERIMENT = "mlcore-training-jobs"
 
 def client(uri: str | None = None):
     """An MLflow client for ``uri``; also points MLflow's fluent API (used by log_model) at it."""
+    import os
+
     import mlflow
 
     uri = uri or _session.tracking_uri()
+    # mlflow.set_tracking_uri also writes MLFLOW_TRACKING_URI into os.environ, which would pin
+    # this process (and every process it starts) to the URI of the moment: a later
+    # MLCORE_HOME would be ignored. Keep the environment as the user set it.
+    before = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    for k, v in before.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
     return _client(uri)
 
 

@@ -156,7 +156,7 @@ def sm_environment(cfg: dict, st: _State, source_dir: str, num_gpus: int) -> dic
         "SM_MODEL_DIR": st.model_dir, "SM_OUTPUT_DATA_DIR": st.output_data_dir,
         "SM_OUTPUT_DIR": os.path.dirname(st.output_data_dir), "SM_CHECKPOINT_DIR": st.checkpoint_dir,
         "SM_OUTPUT_INTERMEDIATE_DIR": os.path.join(os.path.dirname(st.output_data_dir), "intermediate"),
-        "SM_INPUT_DIR": os.path.dirname(next(iter(st.channels.values()), st.model_dir)),
+        "SM_INPUT_DIR": os.path.join(os.path.dirname(os.path.dirname(st.output_data_dir)), "input"),
         "SM_CHANNELS": json.dumps(sorted(st.channels)), "SM_HPS": json.dumps(hp),
         "SM_USER_ARGS": json.dumps(cli_args(hp)), "SM_HOSTS": json.dumps(hosts),
         "SM_CURRENT_HOST": hosts[st.rank], "SM_NUM_GPUS": str(num_gpus),

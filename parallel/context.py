@@ -86,11 +86,16 @@ def current_host() -> str:
 
 
 def device():
-    """The torch device this worker trains on (cuda:<local rank>, or cpu)."""
+    """The torch device this worker trains on (cuda:<local rank>, the XLA device, or cpu)."""
     import torch
 
-    if _state().plan.backend == "nccl":
+    backend = _state().plan.backend
+    if backend == "nccl":
         return torch.device("cuda", local_rank())
+    if backend == "xla":  # Trainium: torch-neuronx's XLA device
+        import torch_xla.core.xla_model as xm
+
+        return xm.xla_device()
     return torch.device("cpu")
 
 

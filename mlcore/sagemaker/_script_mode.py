@@ -3,6 +3,7 @@ ship the code, and publish the script's model folder as the job's model."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 from mlcore import _instances, _storage, constants
 from mlcore._specs import TrainingJob
 from mlcore.errors import SpecError
+
+log = logging.getLogger("mlcore")
 
 
 @dataclass
@@ -98,25 +101,36 @@ def train_config(spec: TrainingJob, job: ScriptJob, job_name: str, source_uri: s
 
 def datasets(spec: TrainingJob) -> dict:
     """Ray Datasets for the channels declared ``input_mode: Pipe``."""
+    import ray
     import ray.data
 
     from mlcore._storage import pyarrow_filesystem
 
+    pipes = {n: ch for n, ch in spec.inputs.items() if ch.input_mode == "Pipe"}
+    if not pipes:
+        return {}
+    # Ray Data reads with CPUs of its own; when the training workers hold every CPU of the
+    # cluster it would wait for them forever, so it then reads without reserving one.
+    spare = ray.cluster_resources().get("CPU", 0) - (
+        _instances.worker_resources(spec.instance_type)["CPU"] * spec.instance_count)
+    args = {}
+    if spare < 1:
+        args = {"ray_remote_args": {"num_cpus": 0}}
+        log.warning("Pipe channels: the %d training workers take every CPU of the cluster; Ray "
+                    "Data reads alongside them without a CPU of its own", spec.instance_count)
     out = {}
-    for name, ch in spec.inputs.items():
-        if ch.input_mode != "Pipe":
-            continue
+    for name, ch in pipes.items():
         fs, path = pyarrow_filesystem(ch.uri)
         ctype = ch.content_type or ("text/csv" if ".csv" in path else "application/x-parquet")
         if "parquet" in ctype:
-            out[name] = ray.data.read_parquet(path, filesystem=fs)
+            out[name] = ray.data.read_parquet(path, filesystem=fs, **args)
         elif "csv" in ctype:
             import pyarrow.csv as pacsv
 
             out[name] = ray.data.read_csv(path, filesystem=fs, read_options=pacsv.ReadOptions(
-                autogenerate_column_names=True))
+                autogenerate_column_names=True), **args)
         else:
-            out[name] = ray.data.read_binary_files(path, filesystem=fs)
+            out[name] = ray.data.read_binary_files(path, filesystem=fs, **args)
     return out
 
 
