@@ -89,8 +89,13 @@ def ray_head():
     temp_dir = tempfile.mkdtemp(prefix="mlcray", dir="/tmp")  # short: Ray's socket paths
     port, dash = free_port(), free_port()
     env = {**_env(Path(temp_dir) / "unused"), "RAY_AUTH_MODE": "disabled"}
+    # The session's Ray (other tests) already holds the agents' default ports on this host:
+    # a second head's job agent could not bind them and `ray job submit` would wait forever.
+    agent_ports = [f"--dashboard-agent-listen-port={free_port()}",
+                   f"--dashboard-agent-grpc-port={free_port()}",
+                   f"--metrics-export-port={free_port()}", f"--runtime-env-agent-port={free_port()}"]
     subprocess.run([str(BIN / "ray"), "start", "--head", f"--port={port}", "--num-cpus=2",
-                    "--node-ip-address=127.0.0.1", "--include-dashboard=true",
+                    "--node-ip-address=127.0.0.1", "--include-dashboard=true", *agent_ports,
                     "--dashboard-host=127.0.0.1", f"--dashboard-port={dash}",
                     f"--temp-dir={temp_dir}", "--disable-usage-stats"],
                    env=env, check=True, capture_output=True, timeout=180)
