@@ -64,6 +64,9 @@ class _State:
     last_step: int = 0
     deadline: float | None = None  # epoch seconds: max_run / max_wait
     _last_preemption_check: float = field(default_factory=time.monotonic)
+    _next_check: int = 0  # the next step at which ranks compare notes, agreed at the last one
+    _check_step: int = 0
+    _check_time: float = field(default_factory=time.monotonic)
 
     # --- collective decisions ---------------------------------------------------------
     def _agree(self, flags: list[int]) -> list[int]:
@@ -83,14 +86,21 @@ class _State:
             raise MaxRuntimeExceeded(step)
 
     def checkpoint_due(self, step: int) -> bool:
+        """Ranks talk only at checkpoint candidates and at agreed check steps (about one a
+        second, spaced by rank 0's step rate); every other call is free."""
         import ray.train
 
         self.past_deadline(step)
         if self.jit_step is not None and self.last_step >= self.jit_step:
             self._hold()
+        if not self.policy.candidate(step, None) and step < self._next_check:
+            return False
         now = time.monotonic()
-        due, ask = self._agree([int(self.policy.due(step, None, now)),
-                                int(now - self._last_preemption_check >= PREEMPTION_CHECK_S)])
+        rate = (step - self._check_step) / max(now - self._check_time, 1e-6)
+        gap = min(max(1, int(PREEMPTION_CHECK_S * rate)), 10_000)
+        due, ask, gap = self._agree([int(self.policy.due(step, None, now)),
+                                     int(now - self._last_preemption_check >= PREEMPTION_CHECK_S), gap])
+        self._next_check, self._check_step, self._check_time = step + gap, step, now
         if ask:
             self._last_preemption_check = now
             info = ray.train.get_preemption_info()  # a barrier; rank 0's answer everywhere
@@ -276,7 +286,7 @@ def train_fn(config: dict) -> None:
     if rank == 0:
         config["metrics_sink"].started.remote(st.restored_step)
         st.sink = config["metrics_sink"]
-    st.last_step = st.restored_step or 0
+    st.last_step = st._check_step = st._next_check = st.restored_step or 0
     st.policy.started(time.monotonic())
     _STATE = st
     num_gpus = int(len(ray.get_gpu_ids()))
