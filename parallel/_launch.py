@@ -26,15 +26,19 @@ class LaunchResult:
 
 def interruptions(attempts: list[dict], events: list[dict]) -> list[dict]:
     """One entry per restart: its cause (a preemption notice seen in the previous attempt, or
-    a failure), the seconds no worker trained, and the step training resumed from."""
+    a failure), the seconds no worker trained, the step training resumed from, and when the
+    first step after the restore finished (script mode)."""
     out = []
     for i in range(1, len(attempts)):
         prev, cur = attempts[i - 1], attempts[i]
         notices = [e for e in events if e["kind"] == "preemption"
                    and prev["start"] <= e["time"] <= cur["start"]]
+        end = attempts[i + 1]["start"] if i + 1 < len(attempts) else float("inf")
+        first = [e["time"] for e in events if e["kind"] == "first_step" and cur["start"] <= e["time"] < end]
         out.append({"Number": i, "Cause": "preemption" if notices else "failure",
                     "ResumedAt": cur["start"], "ResumedFromStep": cur["restored_step"],
                     "DeadSeconds": round(cur["start"] - prev["last_seen"], 3),
+                    **({"FirstStepAt": first[0]} if first else {}),
                     **({"NoticeStep": notices[0].get("step")} if notices else {})})
     return out
 

@@ -64,6 +64,7 @@ class _State:
     last_step: int = 0
     deadline: float | None = None  # epoch seconds: max_run / max_wait
     _last_preemption_check: float = field(default_factory=time.monotonic)
+    _first_step_sent: bool = False
     _next_check: int = 0  # the next step at which ranks compare notes, agreed at the last one
     _check_step: int = 0
     _check_time: float = field(default_factory=time.monotonic)
@@ -81,6 +82,12 @@ class _State:
         dist.broadcast(t, 0)
         return [int(x) for x in t.tolist()]
 
+    def first_step_seen(self, step: int) -> None:
+        """Rank 0 tells the driver when this attempt's first step is done (recovery time)."""
+        if self.sink is not None and not self._first_step_sent:
+            self._first_step_sent = True
+            self.sink.event.remote("first_step", {"step": step})
+
     def past_deadline(self, step: int) -> None:
         if self.deadline and time.time() > self.deadline:
             raise MaxRuntimeExceeded(step)
@@ -91,6 +98,7 @@ class _State:
         import ray.train
 
         self.past_deadline(step)
+        self.first_step_seen(step)
         if self.jit_step is not None and self.last_step >= self.jit_step:
             self._hold()
         if not self.policy.candidate(step, None) and step < self._next_check:

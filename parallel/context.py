@@ -108,6 +108,7 @@ def log_metrics(metrics: dict[str, float], step: int) -> None:
     """Track metrics at ``step`` (rank 0's values are kept; cheap: no barrier)."""
     st = _state()
     st.past_deadline(step)
+    st.first_step_seen(step)
     st.buffer.add(step, metrics, {"step": step})
 
 
