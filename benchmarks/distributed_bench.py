@@ -239,7 +239,7 @@ def main() -> None:
                                        "python": platform.python_version()},
               "command": "mlcore run configs/bench/distributed.yaml" if not p.get("skip") else
               f"python benchmarks/distributed_bench.py --config '{{... \"skip\": {json.dumps(p['skip'])}}}'",
-              "versions": _versions()}
+              "versions": _versions(), "commit": _commit()}
     for name, fn in [("step_time", step_time), ("zero_memory", zero_memory),
                      ("pipeline", pipeline_efficiency), ("checkpoint", checkpoint_overhead),
                      ("recovery", recovery)]:
@@ -249,6 +249,13 @@ def main() -> None:
         result[name] = fn(p)
         print(f"{name} ({time.time() - t0:.0f}s): {json.dumps(result[name])[:600]}", flush=True)
     _write(result, Path(p.get("results_dir", HERE / "results")))
+
+
+def _commit() -> str:
+    import subprocess
+
+    res = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return res.stdout.strip() or "unknown"
 
 
 def _versions() -> dict:
@@ -272,7 +279,7 @@ def _write(r: dict, out: Path) -> None:
              f"{r['machine']['python']}; versions {r['versions']}", f"Command: `{r['command']}`", ""]
     if r.get("sections_from_earlier_run"):
         lines += [f"Sections {', '.join(r['sections_from_earlier_run'])} are from the previous run of "
-                  f"the same command (this run skipped them).", ""]
+                  f"this benchmark (`mlcore run configs/bench/distributed.yaml`, one commit earlier; this run skipped them).", ""]
     if "step_time" in r:
         s = r["step_time"]
         lines += ["## Step time, 2 workers, DDP (median of medians)", "",

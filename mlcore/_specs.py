@@ -133,8 +133,9 @@ class TrainingJob(_Spec):
     checkpoint_s3_uri: str | None = Field(
         None, description="Where checkpoints go; null is <output_path>/<job>/checkpoints.")
     checkpoint_local_path: str | None = Field(
-        None, description="Script mode: the worker-local checkpoint folder (SM_CHECKPOINT_DIR); "
-        "null is a private temporary folder per worker.")
+        None, description="Script mode: worker-local checkpoint folders go under it, one per "
+        "rank (<path>/rank-N, emptied at start, then holding the restored checkpoint; "
+        "SM_CHECKPOINT_DIR); null is a private temporary folder per worker.")
     keep_checkpoints: int = Field(
         3, ge=1, description="Committed checkpoints kept (the newest; older ones are deleted).")
     checkpoint_frequency: int = Field(

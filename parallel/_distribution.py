@@ -89,7 +89,14 @@ def plan(distribution: dict | None, world_size: int, accelerator: str = "cpu",
     neuron); raise one :class:`SpecError` naming every problem."""
     backend = BACKENDS[accelerator]
     d = dict(distribution or {})
-    if not d or any(k in d for k in _DDP_KEYS) or "dataparallel" in d.get("smdistributed", {}):
+    bad = [k for k, v in d.items() if not isinstance(v, dict)]
+    if bad:
+        raise _error([(f"distribution.{bad[0]}", f"must be a mapping such as {{enabled: true}}; "
+                                                 f"got {d[bad[0]]!r}")])
+    kinds = [k for k in (*_DDP_KEYS, "deepspeed") if k in d]
+    if len(kinds) > 1:
+        raise _error([("distribution", f"choose one of {', '.join(kinds)}; got both")])
+    if not d or kinds[:1] in ([k] for k in _DDP_KEYS) or "dataparallel" in d.get("smdistributed", {}):
         extra = sorted(set(d) - set(_DDP_KEYS) - {"smdistributed", "mpi"})
         if extra:
             raise _error([(f"distribution.{extra[0]}", f"unknown key; use one of "
@@ -107,7 +114,13 @@ def plan(distribution: dict | None, world_size: int, accelerator: str = "cpu",
 
 def _from_smp(mp: dict) -> dict:
     """SageMaker model-parallel parameters as DeepSpeed pipeline options."""
-    p = dict(mp.get("parameters", {}))
+    p = mp.get("parameters") or {}
+    where = "distribution.smdistributed.modelparallel.parameters"
+    if not isinstance(p, dict):
+        raise _error([(where, f"must be a mapping; got {p!r}")])
+    for key in ("partitions", "pipeline_parallel_degree", "microbatches", "tensor_parallel_degree"):
+        if key in p and (isinstance(p[key], bool) or not isinstance(p[key], int) or p[key] < 1):
+            raise _error([(f"{where}.{key}", f"must be a positive integer; got {p[key]!r}")])
     problems = []
     if p.get("tensor_parallel_degree", 1) != 1:
         problems.append(("distribution.smdistributed.modelparallel.parameters.tensor_parallel_degree",
@@ -214,11 +227,17 @@ def _rules(cfg: dict, degree: int, world_size: int, accelerator: str) -> list[tu
 
 def _deepspeed_says(cfg: dict) -> list[tuple[str, str]]:
     """DeepSpeed's own validation of the config (its pydantic sub-configs, batch rules)."""
-    os.environ.setdefault("DS_ACCELERATOR", "cpu")
-    from deepspeed.runtime.config import DeepSpeedConfig
-
     probe = {k: v for k, v in cfg.items() if k != "train_batch_size"}  # world size checked above
     probe.setdefault("train_micro_batch_size_per_gpu", 1)  # the script may give it at initialize
+    # DeepSpeed picks its accelerator at first import from DS_ACCELERATOR; a CPU probe here
+    # must not leak into this process's environment, which a local Ray's workers inherit.
+    before = os.environ.get("DS_ACCELERATOR")
+    os.environ.setdefault("DS_ACCELERATOR", "cpu")
+    try:
+        from deepspeed.runtime.config import DeepSpeedConfig
+    finally:
+        if before is None:
+            os.environ.pop("DS_ACCELERATOR", None)
     try:
         DeepSpeedConfig(probe)
     except ValidationError as err:

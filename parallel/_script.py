@@ -64,6 +64,7 @@ class _State:
     last_step: int = 0
     deadline: float | None = None  # epoch seconds: max_run / max_wait
     _last_preemption_check: float = field(default_factory=time.monotonic)
+    restored_files: dict = field(default_factory=dict)  # relative path -> (size, mtime_ns)
     _first_step_sent: bool = False
     _next_check: int = 0  # the next step at which ranks compare notes, agreed at the last one
     _check_step: int = 0
@@ -88,27 +89,25 @@ class _State:
             self._first_step_sent = True
             self.sink.event.remote("first_step", {"step": step})
 
-    def past_deadline(self, step: int) -> None:
-        if self.deadline and time.time() > self.deadline:
-            raise MaxRuntimeExceeded(step)
-
     def checkpoint_due(self, step: int) -> bool:
         """Ranks talk only at checkpoint candidates and at agreed check steps (about one a
         second, spaced by rank 0's step rate); every other call is free."""
         import ray.train
 
-        self.past_deadline(step)
         self.first_step_seen(step)
-        if self.jit_step is not None and self.last_step >= self.jit_step:
-            self._hold()
         if not self.policy.candidate(step, None) and step < self._next_check:
             return False
         now = time.monotonic()
         rate = (step - self._check_step) / max(now - self._check_time, 1e-6)
-        gap = min(max(1, int(PREEMPTION_CHECK_S * rate)), 10_000)
-        due, ask, gap = self._agree([int(self.policy.due(step, None, now)),
-                                     int(now - self._last_preemption_check >= PREEMPTION_CHECK_S), gap])
+        # about one check a second; the gap at most doubles, so a slowdown is noticed soon
+        gap = min(max(1, int(PREEMPTION_CHECK_S * rate)), 2 * max(1, step - self._check_step), 1000)
+        late = int(bool(self.deadline) and time.time() > self.deadline)
+        due, ask, gap, late = self._agree([int(self.policy.due(step, None, now)),
+                                           int(now - self._last_preemption_check >= PREEMPTION_CHECK_S),
+                                           gap, late])
         self._next_check, self._check_step, self._check_time = step + gap, step, now
+        if late:  # rank 0's clock decides, so every rank stops at the same step
+            raise MaxRuntimeExceeded(step)
         if ask:
             self._last_preemption_check = now
             info = ray.train.get_preemption_info()  # a barrier; rank 0's answer everywhere
@@ -122,6 +121,16 @@ class _State:
                                                           "deadline_ms": info.deadline_ms})
                 return True
         return bool(due)
+
+    def _snapshot(self, dest: str) -> None:
+        """Copy the files this rank wrote since the restore; rank 0 also carries the restored
+        files nobody rewrote. (Every rank restores every rank's files, as SageMaker syncs one
+        checkpoint prefix to every host, so a plain copy would re-upload other ranks' stale
+        files over their new ones.)"""
+        for rel, sig in _listing(self.checkpoint_dir).items():
+            if self.rank == 0 or self.restored_files.get(rel) != sig:
+                os.makedirs(os.path.dirname(os.path.join(dest, rel)), exist_ok=True)
+                shutil.copy2(os.path.join(self.checkpoint_dir, rel), os.path.join(dest, rel))
 
     def _hold(self) -> None:
         """After the just-in-time checkpoint, run no further step: Ray Train restarts the
@@ -138,7 +147,7 @@ class _State:
         if engine is not None:
             engine.save_checkpoint(tmp, tag=f"step-{step}")
         elif os.path.isdir(self.checkpoint_dir):  # a snapshot: the script may keep writing
-            shutil.copytree(self.checkpoint_dir, tmp, dirs_exist_ok=True)
+            self._snapshot(tmp)
         if self.rank == 0:
             with open(os.path.join(tmp, META_FILE), "w") as f:
                 json.dump({"step": step, "world_size": self.world_size, "time": time.time()}, f)
@@ -148,6 +157,17 @@ class _State:
         mode = CheckpointUploadMode.SYNC if self.jit_step == step else CheckpointUploadMode.ASYNC
         ray_report({"step": step, **metrics}, ckpt, mode)
         self.last_step = step
+        if self.jit_step == step:
+            self._hold()
+
+
+def _listing(root: str) -> dict[str, tuple[int, int]]:
+    out = {}
+    for d, _, files in os.walk(root):
+        for f in files:
+            st = os.stat(os.path.join(d, f))
+            out[os.path.relpath(os.path.join(d, f), root)] = (st.st_size, st.st_mtime_ns)
+    return out
 
 
 def ray_report(metrics: dict, checkpoint, mode) -> None:
@@ -159,11 +179,19 @@ def ray_report(metrics: dict, checkpoint, mode) -> None:
 
 # --- what the script sees --------------------------------------------------------------
 def cli_args(hp: dict) -> list[str]:
-    """Hyperparameters as SageMaker passes them: ``--name value`` (JSON for non-strings)."""
+    """Hyperparameters as SageMaker's training toolkit passes them (``mapping.to_cmd_args``):
+    sorted by name, ``--name`` (``-n`` for one letter), ``str(value)``, dicts as ``k=v,k2=v2``."""
     out = []
-    for k, v in hp.items():
-        out += [f"--{k}", v if isinstance(v, str) else json.dumps(v)]
+    for k in sorted(hp):
+        v = hp[k]
+        value = ",".join(f"{a}={b}" for a, b in sorted(v.items())) if isinstance(v, dict) else str(v)
+        out += [f"--{k}" if len(str(k)) > 1 else f"-{k}", value]
     return out
+
+
+def _env_json(value) -> str:
+    """An SM_* value: strings as they are, anything else as compact sorted JSON (the toolkit's)."""
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 def sm_environment(cfg: dict, st: _State, source_dir: str, num_gpus: int) -> dict[str, str]:
@@ -175,10 +203,10 @@ def sm_environment(cfg: dict, st: _State, source_dir: str, num_gpus: int) -> dic
         "SM_OUTPUT_DIR": os.path.dirname(st.output_data_dir), "SM_CHECKPOINT_DIR": st.checkpoint_dir,
         "SM_OUTPUT_INTERMEDIATE_DIR": os.path.join(os.path.dirname(st.output_data_dir), "intermediate"),
         "SM_INPUT_DIR": os.path.join(os.path.dirname(os.path.dirname(st.output_data_dir)), "input"),
-        "SM_CHANNELS": json.dumps(sorted(st.channels)), "SM_HPS": json.dumps(hp),
-        "SM_USER_ARGS": json.dumps(cli_args(hp)), "SM_HOSTS": json.dumps(hosts),
+        "SM_CHANNELS": _env_json(sorted(st.channels)), "SM_HPS": _env_json(hp),
+        "SM_USER_ARGS": _env_json(cli_args(hp)), "SM_HOSTS": _env_json(hosts),
         "SM_CURRENT_HOST": hosts[st.rank], "SM_NUM_GPUS": str(num_gpus),
-        "SM_NUM_CPUS": str(os.cpu_count() or 1), "SM_NUM_NEURONS": str(cfg.get("neuron_cores", 0)),
+        "SM_NUM_CPUS": str(_worker_cpus()), "SM_NUM_NEURONS": str(cfg.get("neuron_cores", 0)),
         "SM_CURRENT_INSTANCE_TYPE": cfg["instance_type"], "SM_MODULE_DIR": source_dir,
         "SM_MODULE_NAME": os.path.splitext(cfg["entry_point"])[0],
         "SM_USER_ENTRY_POINT": cfg["entry_point"], "SM_FRAMEWORK_MODULE": "mlcore",
@@ -193,12 +221,18 @@ def sm_environment(cfg: dict, st: _State, source_dir: str, num_gpus: int) -> dic
     for name, path in st.channels.items():
         env[f"SM_CHANNEL_{name.upper()}"] = path
     for k, v in hp.items():
-        env[f"SM_HP_{k.upper()}"] = v if isinstance(v, str) else json.dumps(v)
+        env[f"SM_HP_{k.upper()}"] = _env_json(v)
     env["SM_TRAINING_ENV"] = json.dumps({
         "hyperparameters": hp, "channel_input_dirs": st.channels, "model_dir": st.model_dir,
         "output_data_dir": st.output_data_dir, "hosts": hosts, "current_host": hosts[st.rank],
         "num_gpus": num_gpus, "job_name": cfg["job_name"], "user_entry_point": cfg["entry_point"]})
     return env
+
+
+def _worker_cpus() -> int:
+    from parallel._reporting import worker_cpus
+
+    return worker_cpus()
 
 
 def _stage_channel(name: str, ch: dict, root: str) -> str:
@@ -235,10 +269,12 @@ class _MetricTee(io.TextIOBase):
     """Rank 0's stdout, passed through and scanned for ``metric_definitions`` (SageMaker
     parses the container's log the same way). A metric's n-th match is step ``base + n``."""
 
-    def __init__(self, stream, definitions: list[dict], buffer, base_step: int):
+    def __init__(self, stream, definitions: list[dict], buffer, base_step: int, counts=None):
         self._stream, self._buffer = stream, buffer
         self._defs = [(d["Name"], re.compile(d["Regex"])) for d in definitions]
-        self._counts = {name: base_step for name, _ in self._defs}
+        self._counts = counts if counts is not None else {}
+        for name, _ in self._defs:
+            self._counts.setdefault(name, base_step)
         self._pending = ""
 
     def write(self, s: str) -> int:
@@ -260,6 +296,9 @@ class _MetricTee(io.TextIOBase):
     def flush(self) -> None:
         self._stream.flush()
 
+    def __getattr__(self, name):  # encoding, fileno, buffer, isatty, ... of the real stream
+        return getattr(self._stream, name)
+
 
 def train_fn(config: dict) -> None:
     """Runs in each Ray Train worker: stage inputs, restore, run the script, commit the model."""
@@ -278,9 +317,12 @@ def train_fn(config: dict) -> None:
     fetched = _storage.fetch_committed(config["source_uri"], source)
     if fetched != source:
         shutil.copytree(fetched, source, ignore=shutil.ignore_patterns(_storage.COMMIT_MARKER))
-    ckpt_dir = config.get("checkpoint_local_path") or os.path.join(scratch, "checkpoints")
-    if config.get("checkpoint_local_path") and world > 1:
-        ckpt_dir = os.path.join(ckpt_dir, f"rank-{rank}")  # ranks on one node must not share it
+    ckpt_dir = os.path.join(scratch, "checkpoints")
+    if config.get("checkpoint_local_path"):
+        # One folder per rank (ranks on one node must not share it), emptied first: it holds
+        # exactly the restored checkpoint, as on a fresh SageMaker instance.
+        ckpt_dir = os.path.join(config["checkpoint_local_path"], config["job_name"], f"rank-{rank}")
+        shutil.rmtree(ckpt_dir, ignore_errors=True)
     for d in ("model", "output/data", ckpt_dir):
         os.makedirs(os.path.join(scratch, d), exist_ok=True)
     st = _State(
@@ -310,6 +352,7 @@ def train_fn(config: dict) -> None:
             ray.get(st.sink.event.remote("stopped", {"step": e.step, "limit": limit}))
     st.buffer.flush({"step": st.last_step})
     _finish(config, st, started)
+    shutil.rmtree(scratch, ignore_errors=True)  # code, data copies, model: all committed now
 
 
 def _restore(st: _State) -> int | None:
@@ -319,7 +362,11 @@ def _restore(st: _State) -> int | None:
     if ckpt is None:
         return None
     ckpt.to_directory(st.checkpoint_dir)
+    st.restored_files = _listing(st.checkpoint_dir)
     meta = os.path.join(st.checkpoint_dir, META_FILE)
+    if not os.path.exists(meta):
+        raise RuntimeError(f"checkpoint {ckpt.path} has no {META_FILE}: it was not written by "
+                           "parallel.context.save_checkpoint and cannot be resumed from")
     with open(meta) as f:
         step = json.load(f)["step"]
     log.info("rank %d resumed from the checkpoint of step %d", st.rank, step)
@@ -329,11 +376,13 @@ def _restore(st: _State) -> int | None:
 def _run_script(config: dict, st: _State, source: str) -> None:
     entry = os.path.join(source, config["entry_point"])
     argv, path, cwd = sys.argv, list(sys.path), os.getcwd()
-    stdout = sys.stdout
+    stdout, stderr = sys.stdout, sys.stderr
     sys.argv = [entry, *cli_args(config["hyperparameters"])]
     sys.path.insert(0, source)
     os.chdir(source)
     if st.rank == 0 and config.get("metric_definitions"):
+        # stdout only: Ray Train's print patch repeats every print() as a log record on
+        # stderr, so scanning both would count each metric twice.
         sys.stdout = _MetricTee(stdout, config["metric_definitions"], st.buffer, st.restored_step or 0)
     try:
         runpy.run_path(entry, run_name="__main__")
@@ -342,13 +391,13 @@ def _run_script(config: dict, st: _State, source: str) -> None:
             raise RuntimeError(f"{config['entry_point']} exited with status {e.code}") from None
     finally:
         sys.stdout.flush()
-        sys.argv, sys.path[:], sys.stdout = argv, path, stdout
+        sys.argv, sys.path[:], sys.stdout, sys.stderr = argv, path, stdout, stderr
         os.chdir(cwd)
 
 
 def _finish(config: dict, st: _State, started: float) -> None:
     """Commit the union of the ranks' model folders (a lower rank wins a name clash) as the
-    final checkpoint; rank 0 uploads its output data folder."""
+    final checkpoint; every rank uploads its output data folder (name files per host)."""
     import torch.distributed as dist
     from ray.train import Checkpoint, CheckpointUploadMode
 

@@ -86,12 +86,14 @@ def current_host() -> str:
 
 
 def device():
-    """The torch device this worker trains on (cuda:<local rank>, the XLA device, or cpu)."""
+    """The torch device this worker trains on (its CUDA device, the XLA device, or cpu)."""
     import torch
 
     backend = _state().plan.backend
-    if backend == "nccl":
-        return torch.device("cuda", local_rank())
+    if backend == "nccl":  # the GPU Ray assigned to this worker (not simply cuda:LOCAL_RANK)
+        import ray.train.torch
+
+        return ray.train.torch.get_device()
     if backend == "xla":  # Trainium: torch-neuronx's XLA device
         import torch_xla.core.xla_model as xm
 
@@ -107,7 +109,6 @@ def restored_step() -> int | None:
 def log_metrics(metrics: dict[str, float], step: int) -> None:
     """Track metrics at ``step`` (rank 0's values are kept; cheap: no barrier)."""
     st = _state()
-    st.past_deadline(step)
     st.first_step_seen(step)
     st.buffer.add(step, metrics, {"step": step})
 

@@ -105,8 +105,12 @@ def load(model_dir: str, cfg: LMConfig) -> TinyLM:
     if os.path.exists(single):
         model.load_state_dict(torch.load(single))
         return model
-    for path in glob.glob(os.path.join(model_dir, "layer_*-model_states.pt")):
-        idx = int(os.path.basename(path).split("_")[1].split("-")[0])
+    paths = glob.glob(os.path.join(model_dir, "layer_*-model_states.pt"))
+    found = {int(os.path.basename(p).split("_")[1].split("-")[0]): p for p in paths}
+    if sorted(found) != list(range(len(model))):
+        raise FileNotFoundError(f"{model_dir} has layers {sorted(found)}; a {len(model)}-layer "
+                                "model needs model.pt or every layer_NN-model_states.pt")
+    for idx, path in found.items():
         model[idx].load_state_dict(torch.load(path))
     return model
 

@@ -3,7 +3,8 @@ test session already has a Ray). Prints one JSON line with the job's record and 
 
 Head (0 CPUs, the driver) + 2 one-CPU worker nodes, one training worker each. Mid-training
 one worker node is drained with reason PREEMPTION and a deadline (what a cloud's spot
-reclaim notice does through Ray's autoscaler), removed at the deadline, and replaced.
+reclaim notice does through Ray's autoscaler), removed at the deadline (after checking the
+just-in-time checkpoint was written before it), and replaced.
 """
 
 from __future__ import annotations
@@ -58,11 +59,24 @@ def main(home: str, steps: int, notice_s: float) -> None:
             "spot instance reclaimed", deadline_ms)
         assert accepted, msg
         noticed_at = step()
+        # The just-in-time checkpoint must exist before the deadline (the job keeps no
+        # periodic ones).
+        ckpts = os.path.join(home, "output", name, "checkpoints")
+
+        def jit_written() -> bool:
+            return os.path.isdir(ckpts) and any(
+                os.path.exists(os.path.join(ckpts, n, "mlcore-checkpoint.json")) for n in os.listdir(ckpts))
+
+        while not jit_written():
+            assert time.time() * 1000 < deadline_ms, "no just-in-time checkpoint before the deadline"
+            time.sleep(0.1)
+        # The reclaim itself, at the deadline: Ray Train restarts the group then (a node that
+        # dies before its deadline counts as an ordinary failure, not a preemption).
         while time.time() * 1000 < deadline_ms:
             time.sleep(0.1)
-        cluster.remove_node(victim)  # the reclaim itself
+        cluster.remove_node(victim)
         cluster.add_node(num_cpus=1, include_dashboard=False)  # a replacement (main thread only)
-        fit.join(timeout=300)
+        fit.join(timeout=400)
         rec = _jobs.load(name)
         from mlcore import _tracking
 
@@ -71,10 +85,15 @@ def main(home: str, steps: int, notice_s: float) -> None:
                           "interruptions": rec.Interruptions, "restarts": rec.Restarts,
                           "steps": sorted(m.step for m in history), "noticed_at": noticed_at,
                           "model": rec.ModelArtifacts, "training_s": rec.TrainingTimeInSeconds,
+                          "transitions": [(t["Status"], t.get("Seconds")) for t in rec.SecondaryStatusTransitions],
+                          "progress": rec.Progress,
                           "billable_s": rec.BillableTimeInSeconds}))
     finally:
         ray.shutdown()
-        cluster.shutdown()
+        try:
+            cluster.shutdown()
+        except ValueError:  # "removing a node connected to this client": the driver is gone
+            pass
 
 
 if __name__ == "__main__":

@@ -66,6 +66,10 @@ def test_two_stage_pipeline_holds_one_stage_per_rank_and_matches_one_process(ray
     assert sum(r["local_parameters"] for r in got["ranks"]) == _params()
     reference = lm_jobs.single_process_losses({"steps": 8}, gas=4, micro=8)
     np.testing.assert_allclose(got["loss"], reference, rtol=LOSS_RTOL)
-    # The model folder holds every stage's layers and loads as one model.
+    # The model folder holds every stage's layers (DeepSpeed's file names) and loads as one model.
+    import os
+
+    files = sorted(f for f in os.listdir(got["model_dir"]) if f.startswith("layer_"))
+    assert files == [f"layer_{i:02d}-model_states.pt" for i in range(lm_jobs.HP.get("n_layers", 4) + 2)]
     state = lm_jobs.model_state(got["model_dir"])
     assert set(state) == full

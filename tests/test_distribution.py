@@ -69,6 +69,10 @@ def test_sagemaker_model_parallel_maps_onto_a_deepspeed_pipeline():
     ({"smdistributed": {"modelparallel": {"enabled": True, "parameters": {"tensor_parallel_degree": 2}}}},
      2, "cpu", "tensor_parallel_degree", "not supported"),
     ({"horovod": {"enabled": True}}, 2, "cpu", "distribution", "unknown form"),
+    ({"deepspeed": {}, "torch_distributed": {"enabled": True}}, 2, "cpu", "distribution", "got both"),
+    ({"smdistributed": True}, 2, "cpu", "distribution.smdistributed", "must be a mapping"),
+    ({"smdistributed": {"modelparallel": {"enabled": True, "parameters": {"partitions": "two"}}}},
+     2, "cpu", "distribution.smdistributed.modelparallel.parameters.partitions", "positive integer"),
 ])
 def test_bad_distribution_is_refused_before_any_worker(distribution, world, accel, path, words):
     with pytest.raises(SpecError) as e:
@@ -107,8 +111,11 @@ def test_xla_backend_uses_rays_torch_xla_config():
 
 
 def test_hyperparameters_reach_the_script_as_sagemaker_passes_them():
-    assert cli_args({"epochs": 5, "lr": 0.1, "name": "x", "flag": True, "layers": [1, 2]}) == [
-        "--epochs", "5", "--lr", "0.1", "--name", "x", "--flag", "true", "--layers", "[1, 2]"]
+    # sagemaker-training's mapping.to_cmd_args: sorted, -k for one letter, str(), dicts k=v
+    assert cli_args({"lr": 0.1, "epochs": 5, "name": "x", "flag": True, "layers": [1, 2], "k": 3,
+                     "opts": {"b": 2, "a": 1}}) == [
+        "--epochs", "5", "--flag", "True", "-k", "3", "--layers", "[1, 2]", "--lr", "0.1",
+        "--name", "x", "--opts", "a=1,b=2"]
 
 
 class _Buffer:
