@@ -11,8 +11,20 @@ import torch.distributed as dist
 from torch import nn
 
 
+class Standardize(nn.Module):
+    """Feature scaling kept inside the model (its mean/std are saved with the weights)."""
+
+    def __init__(self, features: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(features))
+        self.register_buffer("std", torch.ones(features))
+
+    def forward(self, x):
+        return (x - self.mean) / self.std
+
+
 def build(features: int) -> nn.Module:
-    return nn.Sequential(nn.Linear(features, 16), nn.ReLU(), nn.Linear(16, 1))
+    return nn.Sequential(Standardize(features), nn.Linear(features, 16), nn.ReLU(), nn.Linear(16, 1))
 
 
 def load_csv(folder: str):
@@ -40,7 +52,9 @@ def main():
     rank = args.hosts.index(args.current_host)
     X, y = X[rank::world], y[rank::world]
     model = build(X.shape[1])
-    if world > 1 and dist.is_initialized():
+    model[0].mean.copy_(X.mean(0))
+    model[0].std.copy_(X.std(0).clamp_min(1e-6))
+    if world > 1 and dist.is_initialized():  # DDP broadcasts rank 0's weights and buffers
         model = nn.parallel.DistributedDataParallel(model)
     opt = torch.optim.SGD(model.parameters(), lr=args.lr)
     for epoch in range(1, args.epochs + 1):
