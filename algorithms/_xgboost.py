@@ -168,6 +168,9 @@ class _Report(xgb.callback.TrainingCallback):
         policy = self.policy
         if policy.candidate(step, self.num_round) and (_agreed(
                 policy.due(step, self.num_round, time.monotonic())) or self._preempted(step)):
+            # Metrics first: a restart resumes after this round and never recomputes the
+            # rounds still buffered here.
+            self.buffer.flush({"round": step, "num_round": self.num_round})
             report_checkpoint({"round": step, **last}, lambda d: save_model(model, d))
         # max_run / max_wait, looked at every checkpoint_frequency rounds (a broadcast each round
         # would cost more than it saves)
