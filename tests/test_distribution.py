@@ -10,7 +10,7 @@ import pytest
 from mlcore import _instances
 from mlcore.errors import SpecError
 from parallel import interruptions, plan
-from parallel._script import _MetricTee, cli_args
+from parallel._environment import _MetricTee, cli_args
 
 
 def test_default_and_sagemaker_ddp_forms_are_plain_ddp():
