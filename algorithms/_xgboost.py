@@ -101,12 +101,12 @@ def train_fn(config: dict) -> None:
     """Runs in each Ray Train worker: read this rank's shard, boost, checkpoint, report."""
     import ray.train
 
-    from parallel import MetricsBuffer, report_checkpoint, worker_cpus
+    from parallel._reporting import MetricsBuffer, controller_handle, report_checkpoint, worker_cpus
 
     started = time.time()
     ctx = ray.train.get_context()
     if ctx.get_world_rank() == 0:
-        config["metrics_sink"].started.remote()
+        config["metrics_sink"].started.remote(None, controller_handle())
     t0 = time.perf_counter()
     dmats = _load_channels(config, ctx.get_world_rank(), ctx.get_world_size())
     load_s = time.perf_counter() - t0

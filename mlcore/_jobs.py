@@ -69,14 +69,14 @@ class JobRecord:
         return self
 
 
-def claim(name: str) -> bool:
+def claim(name: str, folder: str = "jobs") -> bool:
     """Reserve a job name atomically; False if a job of that name exists.
 
     The record is written to a private file and hard-linked into place: the link fails if
     the name is taken, and a reader never sees a half-written record.
     """
-    path = _dir() / f"{name}.json"
-    tmp = _dir() / f".{name}.{os.getpid()}.{time.monotonic_ns()}.claim"
+    path = _dir(folder) / f"{name}.json"
+    tmp = _dir(folder) / f".{name}.{os.getpid()}.{time.monotonic_ns()}.claim"
     tmp.write_text(json.dumps({"TrainingJobName": name, "CreationTime": time.time()}))
     try:
         os.link(tmp, path)
@@ -87,8 +87,8 @@ def claim(name: str) -> bool:
     return True
 
 
-def _dir():
-    d = constants.home() / "jobs"
+def _dir(folder: str = "jobs"):
+    d = constants.home() / folder
     d.mkdir(parents=True, exist_ok=True)
     return d
 
@@ -107,7 +107,9 @@ def _with_liveness(rec: JobRecord) -> JobRecord:
     return rec
 
 
-def load(name: str) -> JobRecord:
+def load(name: str, liveness: bool = True) -> JobRecord:
+    """The record of ``name``; with ``liveness``, an InProgress job whose driver is gone
+    reads as Failed (the file is left as it is)."""
     path = _dir() / f"{name}.json"
     try:
         data = json.loads(path.read_text())
@@ -116,7 +118,8 @@ def load(name: str) -> JobRecord:
         hint = f" (similar: {', '.join(close)})" if close else " (`mlcore jobs list` shows all)"
         raise JobNotFound(f"no training job named {name!r}{hint}", name=name) from None
     known = JobRecord.__dataclass_fields__
-    return _with_liveness(JobRecord(**{k: v for k, v in data.items() if k in known}))
+    rec = JobRecord(**{k: v for k, v in data.items() if k in known})
+    return _with_liveness(rec) if liveness else rec
 
 
 def list_jobs() -> list[JobRecord]:

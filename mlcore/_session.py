@@ -31,8 +31,27 @@ def default_output_path() -> str:
     return str(constants.home() / "output")
 
 
-def ensure_ray(address: str | None = None) -> None:
-    """Connect to ``address`` / ``RAY_ADDRESS``, or start a local Ray once per process."""
+# What another process needs to use this session's storage root and tracking server.
+_SESSION_VARS = ("MLCORE_HOME", "MLFLOW_TRACKING_URI", "AWS_ENDPOINT_URL")
+
+
+def environment() -> dict[str, str]:
+    """This session's settings, for a process that works on its behalf (a tuning trial).
+    Passed through Ray's object store, never a runtime env (which the dashboard shows)."""
+    env = {k: os.environ[k] for k in _SESSION_VARS if os.environ.get(k)}
+    env["MLCORE_HOME"] = str(constants.home())
+    return env
+
+
+def adopt(env: dict[str, str]) -> None:
+    """Use the session settings of :func:`environment` in this process."""
+    os.environ.update(env)
+
+
+def ensure_ray(address: str | None = None, log_to_driver: bool = True) -> None:
+    """Connect to ``address`` / ``RAY_ADDRESS``, or start a local Ray once per process.
+    ``log_to_driver=False``: workers' output stays in Ray's log files (a tuning job prints
+    one line per trial instead of every trial's worker logs)."""
     import ray
 
     if ray.is_initialized():
@@ -44,13 +63,13 @@ def ensure_ray(address: str | None = None) -> None:
         env = {k: os.environ[k] for k in constants.FORWARDED_TO_WORKERS if os.environ.get(k)}
         env.setdefault("MLCORE_HOME", str(constants.home()))
         runtime_env = None if inside_job else {"env_vars": env}
-        ray.init(address=address, runtime_env=runtime_env, log_to_driver=True)
+        ray.init(address=address, runtime_env=runtime_env, log_to_driver=log_to_driver)
         log.info("connected to Ray at %s", address)
         return
     num_cpus = constants.get("MLCORE_NUM_CPUS") or os.cpu_count()
     # Workers inherit this process's environment, so AWS_* and MLCORE_* reach them.
     # "local": a new Ray even when another one runs on this machine (no silent joining).
-    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=True,
+    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=log_to_driver,
              configure_logging=False)
     log.info("started a local Ray with %d CPUs", num_cpus)
 

@@ -227,6 +227,7 @@ def _format(problems: list[tuple[str, str]]) -> str:
 
 
 _UNION_TAGS = {"str", "int", "float", "bool"}
+_RANGE_TAGS = {"Continuous", "Integer", "Categorical"}  # a tuning range's discriminator
 
 
 def _field_problems(err: ValidationError, model: type[BaseModel]) -> list[tuple[str, str]]:
@@ -239,7 +240,7 @@ def _field_problems(err: ValidationError, model: type[BaseModel]) -> list[tuple[
                 union_paths.add(path)
                 out.append((path, f"must be a string, number or boolean; got {e['input']!r}"))
             continue
-        path = ".".join(str(p) for p in loc)
+        path = ".".join(str(p) for p in loc if p not in _RANGE_TAGS)
         if e["type"] == "extra_forbidden":
             known = _known_fields(model, e["loc"][:-1])
             close = difflib.get_close_matches(str(e["loc"][-1]), known, n=1)
@@ -275,7 +276,7 @@ class Benchmark(_Spec):
 
 
 SPEC_KINDS: dict[str, type[BaseModel]] = {"TrainingJob": TrainingJob, "Benchmark": Benchmark}
-PLANNED_KINDS = ("TuningJob", "Endpoint", "TransformJob", "Pipeline")
+PLANNED_KINDS = ("Endpoint", "TransformJob", "Pipeline")
 
 
 def parse_spec(data: Any, kind: str | None = None) -> BaseModel:
@@ -295,7 +296,7 @@ def parse_spec(data: Any, kind: str | None = None) -> BaseModel:
                    else f"missing; set kind to one of {', '.join(SPEC_KINDS)}")
         raise SpecError(_format([("kind", msg)]), [("kind", msg)])
     model = SPEC_KINDS[kind]
-    cross = cross_field_problems if model is TrainingJob else (lambda d: [])
+    cross = _CROSS_FIELD.get(kind, lambda d: [])
     try:
         spec = model.model_validate(data, context={"skip_cross": True})
         problems = cross(spec.model_dump(by_alias=False))  # on converted values ("true" -> True)
@@ -305,3 +306,15 @@ def parse_spec(data: Any, kind: str | None = None) -> BaseModel:
     if problems:
         raise SpecError(_format(problems), problems)
     return spec
+
+
+def _register_tuning() -> None:
+    # The tuning spec nests a TrainingJob, so it lives in its own module and joins here.
+    from mlcore import _tuning_spec
+
+    SPEC_KINDS["TuningJob"] = _tuning_spec.TuningJob
+    _CROSS_FIELD["TuningJob"] = _tuning_spec.cross_field_problems
+
+
+_CROSS_FIELD = {"TrainingJob": cross_field_problems}
+_register_tuning()

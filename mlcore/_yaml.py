@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from mlcore._specs import Benchmark, TrainingJob, parse_spec
+from mlcore._tuning_spec import TuningJob
 from mlcore.errors import SpecError
 
 
@@ -36,20 +37,26 @@ def load_file(path: str | os.PathLike):
         raise SpecError(f"{path} is not valid YAML{where}: {getattr(e, 'problem', e)}",
                         [("(file)", "invalid YAML")]) from None
     spec = parse_spec(data)
+    base = path.resolve().parent
     if isinstance(spec, TrainingJob):
-        base = path.resolve().parent
-        for channel in spec.inputs.values():
-            channel.uri = _resolve(channel.uri, base)
-        for field in ("output_path", "checkpoint_s3_uri", "source_dir"):
-            if getattr(spec, field):
-                setattr(spec, field, _resolve(getattr(spec, field), base))
-        if spec.entry_point and not spec.source_dir:
-            spec.entry_point = _resolve(spec.entry_point, base)
-        ds = (spec.distribution or {}).get("deepspeed")
-        if isinstance(ds, dict) and isinstance(ds.get("config"), str):
-            ds["config"] = _resolve(ds["config"], base)
-        if spec.deploy and spec.deploy.sample_input:
-            spec.deploy.sample_input = _resolve(spec.deploy.sample_input, base)
+        _resolve_training(spec, base)
+    if isinstance(spec, TuningJob):
+        _resolve_training(spec.estimator, base)
     if isinstance(spec, Benchmark):
-        spec.script = _resolve(spec.script, path.resolve().parent)
+        spec.script = _resolve(spec.script, base)
     return spec
+
+
+def _resolve_training(spec: TrainingJob, base: Path) -> None:
+    for channel in spec.inputs.values():
+        channel.uri = _resolve(channel.uri, base)
+    for field in ("output_path", "checkpoint_s3_uri", "source_dir"):
+        if getattr(spec, field):
+            setattr(spec, field, _resolve(getattr(spec, field), base))
+    if spec.entry_point and not spec.source_dir:
+        spec.entry_point = _resolve(spec.entry_point, base)
+    ds = (spec.distribution or {}).get("deepspeed")
+    if isinstance(ds, dict) and isinstance(ds.get("config"), str):
+        ds["config"] = _resolve(ds["config"], base)
+    if spec.deploy and spec.deploy.sample_input:
+        spec.deploy.sample_input = _resolve(spec.deploy.sample_input, base)

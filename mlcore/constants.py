@@ -45,6 +45,11 @@ ENV_VARS: dict[str, EnvVar] = {
         EnvVar("MLCORE_PREEMPTION_POLL_INTERVAL_S", float, 1.0,
                "How often Ray Train looks for drained (preempted) nodes; Ray's default, 5 s, "
                "eats into the notice a just-in-time checkpoint has to fit in."),
+        EnvVar("MLCORE_TUNE_STATE_SAVE_S", float, 2.0,
+               "Seconds between saves of a tuning job's Ray Tune state (what a resume starts "
+               "from); Tune's default adapts to up to minutes."),
+        EnvVar("MLCORE_TRIAL_STOP_TIMEOUT_S", float, 120.0,
+               "Seconds a stopped tuning trial waits for its training job to abort cleanly."),
         EnvVar("MLCORE_TORCH_EXTENSIONS_DIR", str, "",
                "Where DeepSpeed caches the C++ ops it compiles (~25 s each on first use) for "
                "workers; empty means $MLCORE_HOME/torch_extensions."),

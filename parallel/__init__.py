@@ -5,11 +5,11 @@ committed checkpoint after a failure or a preemption."""
 
 from parallel import context
 from parallel._distribution import BACKENDS, DeepSpeedOptions, Plan, plan
-from parallel._launch import LaunchResult, interruptions, run, worker_error
+from parallel._launch import Aborted, LaunchResult, interruptions, run, worker_error
 from parallel._policy import CheckpointPolicy
 from parallel._reporting import MetricsBuffer, MetricsSink, report_checkpoint, worker_cpus
 from parallel._script import train_fn as script_train_fn
 
-__all__ = ["BACKENDS", "CheckpointPolicy", "DeepSpeedOptions", "LaunchResult", "MetricsBuffer",
+__all__ = ["Aborted", "BACKENDS", "CheckpointPolicy", "DeepSpeedOptions", "LaunchResult", "MetricsBuffer",
            "MetricsSink", "Plan", "context", "interruptions", "plan", "report_checkpoint", "run",
            "script_train_fn", "worker_cpus", "worker_error"]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import ray
 
 from mlcore import _storage, constants
+from mlcore.errors import MLCoreError
 
 log = logging.getLogger("mlcore")
 
@@ -53,14 +54,20 @@ def _checkpoint_location(uri: str) -> tuple[str, str, object]:
     return parent, name, fs
 
 
+class Aborted(MLCoreError):
+    """The driver stopped the run (``should_stop``) before it finished."""
+
+
 def run(train_fn: Callable, config: dict, *, trainer: str, scaling_config, checkpoint_uri: str,
         max_failures: int, environment: dict[str, str], on_progress: Callable[[list, dict], None],
         keep_checkpoints: int = 3, max_preemption_failures: int = -1, backend: str | None = None,
-        datasets: dict | None = None) -> LaunchResult:
+        datasets: dict | None = None, should_stop: Callable[[], str | None] | None = None) -> LaunchResult:
     """Run ``train_fn`` on the workers of ``scaling_config`` and return the final report.
 
     ``on_progress(rows, progress)`` is called from a driver thread about once a second with
-    the metric rows rank 0 pushed since the last call.
+    the metric rows rank 0 pushed since the last call. When ``should_stop()`` returns a
+    reason, the run is aborted through its controller (workers and their placement group
+    released) and :class:`Aborted` is raised with that reason.
     """
     from ray.train import CheckpointConfig, FailureConfig, RunConfig
     from ray.train.v2.api.config import LoggingConfig
@@ -88,6 +95,8 @@ def run(train_fn: Callable, config: dict, *, trainer: str, scaling_config, check
     sink = MetricsSink.options(scheduling_strategy=NodeAffinitySchedulingStrategy(
         ray.get_runtime_context().get_node_id(), soft=True)).remote()
     stop = threading.Event()
+    aborted: list[str] = []  # the reason, once should_stop gave one
+    sent = threading.Event()
 
     def watch():
         while not stop.wait(1.0):
@@ -95,6 +104,10 @@ def run(train_fn: Callable, config: dict, *, trainer: str, scaling_config, check
                 on_progress(*ray.get(sink.drain.remote()))
             except Exception as e:  # never let the progress thread kill the job
                 log.debug("progress poll failed: %s", e)
+            if should_stop and not aborted and (reason := should_stop()):
+                aborted.append(reason)
+            if aborted and not sent.is_set() and _abort(sink):  # retried until it is sent
+                sent.set()
 
     watcher = threading.Thread(target=watch, name="mlcore-progress", daemon=True)
     watcher.start()
@@ -103,8 +116,15 @@ def run(train_fn: Callable, config: dict, *, trainer: str, scaling_config, check
         extra = {"datasets": datasets} if datasets else {}
         if trainer == "torch" and backend:
             extra["torch_config"] = _torch_config(backend)
-        result = trainer_cls(train_fn, train_loop_config={**config, "metrics_sink": sink},
-                             scaling_config=scaling_config, run_config=run_config, **extra).fit()
+        try:
+            result = trainer_cls(train_fn, train_loop_config={**config, "metrics_sink": sink},
+                                 scaling_config=scaling_config, run_config=run_config, **extra).fit()
+        except Exception:
+            if aborted:
+                raise Aborted(aborted[0]) from None
+            raise
+        if aborted:
+            raise Aborted(aborted[0])
     finally:
         stop.set()
         watcher.join()
@@ -118,6 +138,19 @@ def run(train_fn: Callable, config: dict, *, trainer: str, scaling_config, check
             ray.kill(sink)
     return LaunchResult(result.checkpoint, result.metrics or {}, max(0, len(attempts) - 1),
                         interruptions(attempts, events), events)
+
+
+def _abort(sink) -> bool:
+    """Ray Train's graceful abort, as its SIGINT handler does it; False if the controller is
+    not known yet (no worker has started)."""
+    try:
+        controller = ray.get(sink.controller.remote(), timeout=30)
+        if controller is None:
+            return False
+        ray.get(controller.abort.remote(), timeout=120)
+    except Exception as e:  # the run may have ended meanwhile
+        log.info("aborting the training run: %s", e)
+    return True
 
 
 def _torch_config(backend: str):

@@ -32,12 +32,18 @@ class MetricsSink:
         self._progress: dict = {}
         self._attempts: list[dict] = []
         self._events: list[dict] = []
+        self._controller = None
 
-    def started(self, restored_step: int | None = None) -> int:
-        """Called by rank 0 each time the worker group (re)starts; returns the count."""
+    def started(self, restored_step: int | None = None, controller=None) -> int:
+        """Called by rank 0 each time the worker group (re)starts; returns the count.
+        ``controller``: the run's Ray Train controller, kept so the driver can abort it."""
         now = time.time()
+        self._controller = controller or self._controller
         self._attempts.append({"start": now, "last_seen": now, "restored_step": restored_step})
         return len(self._attempts)
+
+    def controller(self):
+        return self._controller
 
     def starts(self) -> int:
         return len(self._attempts)
@@ -92,6 +98,18 @@ class MetricsBuffer:
             # Blocking on the last push orders it before the driver's final drain.
             ray.get(self._sink.push.remote(self._rows, progress or {}))
             self._rows = []
+
+
+def controller_handle():
+    """This run's Ray Train controller actor, from a worker. Ray Train V2 aborts a run
+    gracefully (worker group and placement group released) only through the controller, and
+    hands its handle to the driver only in a SIGINT handler; the worker's context has it."""
+    try:
+        from ray.train.v2._internal.execution.context import get_train_context
+
+        return get_train_context().controller_actor
+    except Exception:  # an older or newer Ray: no graceful abort, the run ends with its owner
+        return None
 
 
 def report_checkpoint(metrics: dict, write: Callable[[str], None], final: bool = False) -> None:

@@ -184,7 +184,7 @@ def train_fn(config: dict) -> None:
 
     from mlcore import _storage
     from parallel._policy import CheckpointPolicy
-    from parallel._reporting import MetricsBuffer
+    from parallel._reporting import MetricsBuffer, controller_handle
 
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
@@ -210,7 +210,7 @@ def train_fn(config: dict) -> None:
         buffer=MetricsBuffer(config["metrics_sink"]))
     st.restored_step = _restore(st)
     if rank == 0:
-        config["metrics_sink"].started.remote(st.restored_step)
+        config["metrics_sink"].started.remote(st.restored_step, controller_handle())
         st.sink = config["metrics_sink"]
     st.last_step = st._check_step = st._next_check = st.restored_step or 0
     st.policy.started(time.monotonic())

@@ -9,6 +9,7 @@ from dataclasses import asdict
 
 from mlcore import _jobs, _registry, _session
 from mlcore._specs import SPEC_KINDS, TrainingJob
+from mlcore._tuning_spec import TuningJob
 from mlcore._yaml import load_file
 from mlcore.errors import MLCoreError, SpecError
 
@@ -24,6 +25,10 @@ def validate(files: list[str]) -> int:
             spec = load_file(f)
             if isinstance(spec, TrainingJob):
                 _check_runnable(spec)
+            if isinstance(spec, TuningJob):
+                from mlcore.sagemaker import _tuning
+
+                _tuning.check(spec)
             _say(f"{f}: valid {spec.kind}")
         except MLCoreError as e:
             bad += 1
@@ -57,6 +62,8 @@ def schema(kind: str) -> dict:
 
 def run(path: str, job_name: str | None, quiet: bool = False) -> int:
     spec = load_file(path)
+    if isinstance(spec, TuningJob):
+        return _run_tuning(spec, job_name, None, quiet)
     if isinstance(spec, TrainingJob):
         return _run_training(spec, job_name, quiet)
     import subprocess  # a Benchmark: its script with its params
@@ -95,6 +102,83 @@ def _run_training(spec: TrainingJob, job_name: str | None, quiet: bool) -> int:
     _say(f"  mlflow ui --backend-store-uri {_session.redact(_session.tracking_uri())}")
     if spec.registration:
         _say(f"  mlcore models list {spec.registration.model_package_group_name}")
+    return 0
+
+
+def tune(path: str | None, job_name: str | None, resume: str | None, quiet: bool = False) -> int:
+    if resume:
+        from mlcore import _tuning_record
+
+        spec = TuningJob.model_validate(_tuning_record.load(resume).Spec)
+        return _run_tuning(spec, resume, resume, quiet)
+    spec = load_file(path)
+    if not isinstance(spec, TuningJob):
+        raise SpecError(f"{path} is a {spec.kind} spec; mlcore tune runs kind: TuningJob "
+                        "(use mlcore run for other kinds)", [("kind", "not TuningJob")])
+    return _run_tuning(spec, job_name, None, quiet)
+
+
+def _run_tuning(spec: TuningJob, job_name: str | None, resume: str | None, quiet: bool) -> int:
+    from mlcore import _tuning_record
+    from mlcore.sagemaker import _tuning
+
+    name = resume or job_name or spec.name
+    if not resume and name and _tuning_record.exists(name):
+        rec = _tuning_record.load(name)
+        if rec.HyperParameterTuningJobStatus == "InProgress" and not rec.driver_alive():
+            _say(f"tuning job {name} exists and its driver (pid {rec.DriverPid}) is gone: resuming it")
+            resume = name
+    t0 = time.time()
+    name = _tuning.prepare(spec, name, None, resume=bool(resume))
+    _say(f"tuning job {name}: {spec.strategy} search, {spec.max_jobs} training jobs, "
+         f"{spec.max_parallel_jobs} at a time, {spec.objective_type} {spec.objective_metric_name}")
+    rec = _tuning.run(spec, name, resume=bool(resume), logs=not quiet)
+    _say(f"\ntuning job {name}: {rec.HyperParameterTuningJobStatus} in {time.time() - t0:.1f}s "
+         f"({', '.join(f'{v} {k}' for k, v in sorted(rec.TrainingJobStatusCounters.items()))})")
+    if rec.FailureReason:
+        _say(f"  FailureReason: {rec.FailureReason}")
+    if rec.CompletionReason:
+        _say(f"  ended early: {rec.CompletionReason}")
+    if rec.BestTrainingJob:
+        b = rec.BestTrainingJob
+        _say(f"  best: {b['TrainingJobName']} {spec.objective_metric_name}={b['FinalObjectiveValue']:.6g} "
+             f"with {json.dumps(b['TunedHyperParameters'])}")
+    if rec.RegisteredModel:
+        m = rec.RegisteredModel
+        _say(f"  registered {m['ModelPackageGroupName']} version {m['Version']} ({m['ApprovalStatus']})")
+    for label, uri in sorted(rec.Artifacts.items()):
+        _say(f"  {label}: {uri}")
+    _say("\nnext:")
+    _say(f"  mlcore tuning-jobs results {name}")
+    _say(f"  mlflow ui --backend-store-uri {_session.redact(_session.tracking_uri())}")
+    return 0 if rec.HyperParameterTuningJobStatus != "Failed" else 1
+
+
+def tuning_jobs(action: str, name: str | None) -> int:
+    from mlcore import _tuning_record
+
+    if action == "list":
+        recs = _tuning_record.list_records()
+        if not recs:
+            _say("no tuning jobs yet")
+        for r in recs:
+            best = (r.BestTrainingJob or {}).get("FinalObjectiveValue")
+            _say(f"{r.name:34} {r.HyperParameterTuningJobStatus:11} {len(r.TrainingJobs):>4} jobs  "
+                 f"best {best if best is not None else '-'}")
+        return 0
+    if action == "stop":
+        _tuning_record.request_stop(name)
+        _say(f"asked tuning job {name} to stop")
+        return 0
+    if action == "results":
+        from mlcore.sagemaker.tuner import HyperparameterTuningJobAnalytics
+
+        df = HyperparameterTuningJobAnalytics(name).dataframe()
+        _say(df.drop(columns=["FailureReason"]).to_string(index=False))
+        return 0
+    rec = asdict(_tuning_record.load(name))
+    rec.pop("Spec", None)
+    _say(json.dumps(rec, indent=2, default=str))
     return 0
 
 

@@ -22,6 +22,19 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--job-name", help="override the spec's name")
     r.add_argument("--quiet", action="store_true", help="no per-round progress")
 
+    t = sub.add_parser("tune", help="run a TuningJob spec, or resume one")
+    t.add_argument("file", nargs="?", help="TuningJob spec file")
+    t.add_argument("--resume", metavar="NAME", help="resume the unfinished tuning job NAME")
+    t.add_argument("--job-name", help="override the spec's name")
+    t.add_argument("--quiet", action="store_true", help="no per-trial lines")
+
+    tj = sub.add_parser("tuning-jobs", help="tuning job records")
+    tjsub = tj.add_subparsers(dest="action", required=True)
+    tjsub.add_parser("list")
+    for action in ("describe", "results", "stop"):
+        a = tjsub.add_parser(action)
+        a.add_argument("name")
+
     v = sub.add_parser("validate", help="check spec files without running them")
     v.add_argument("files", nargs="+")
 
@@ -75,6 +88,12 @@ def _dispatch(args) -> int:
 
     if args.command == "run":
         return c.run(args.file, args.job_name, quiet=args.quiet)
+    if args.command == "tune":
+        if bool(args.file) == bool(args.resume):
+            raise SpecError("mlcore tune takes a spec file or --resume NAME (one of them)")
+        return c.tune(args.file, args.job_name, args.resume, quiet=args.quiet)
+    if args.command == "tuning-jobs":
+        return c.tuning_jobs(args.action, getattr(args, "name", None))
     if args.command == "validate":
         return c.validate(args.files)
     if args.command == "schema":

@@ -10,12 +10,23 @@ from mlcore.sagemaker import (
                               predictor,
                               pytorch,
                               serializers,
+                              tuner,
 )
 from mlcore.sagemaker.estimator import Estimator
 from mlcore.sagemaker.inputs import TrainingInput
 from mlcore.sagemaker.predictor import Predictor
 from mlcore.sagemaker.pytorch import PyTorch
 from mlcore.sagemaker.session import Session, get_execution_role
+from mlcore.sagemaker.tuner import (
+    CategoricalParameter,
+    ContinuousParameter,
+    HyperparameterTuner,
+    IntegerParameter,
+    WarmStartConfig,
+    WarmStartTypes,
+)
 
-__all__ = ["Estimator", "Predictor", "PyTorch", "Session", "TrainingInput", "deserializers", "estimator",
-           "get_execution_role", "image_uris", "inputs", "predictor", "pytorch", "serializers"]
+__all__ = ["CategoricalParameter", "ContinuousParameter", "Estimator", "HyperparameterTuner",
+           "IntegerParameter", "Predictor", "PyTorch", "Session", "TrainingInput", "WarmStartConfig",
+           "WarmStartTypes", "deserializers", "estimator", "get_execution_role", "image_uris",
+           "inputs", "predictor", "pytorch", "serializers", "tuner"]

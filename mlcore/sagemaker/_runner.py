@@ -27,9 +27,10 @@ def default_job_name(base: str) -> str:
     return f"{base}-{datetime.now().strftime('%Y-%m-%d-%H-%M-%S-%f')[:-3]}"
 
 
-def prepare(spec: TrainingJob, job_name: str | None, base: str):
-    """Checks that need no cluster, then the job name claimed atomically. Raises on a user
-    error before any job exists; returns ``(algorithm, job_name)``."""
+def prepare(spec: TrainingJob, job_name: str | None, base: str, resume: bool = False):
+    """Checks that need no cluster, then the job name claimed atomically (``resume``: the
+    named job exists and is run again). Raises on a user error before any job exists;
+    returns ``(algorithm, job_name)``."""
     if spec.entry_point:
         algo = _script_mode.prepare(spec)
     else:
@@ -40,7 +41,7 @@ def prepare(spec: TrainingJob, job_name: str | None, base: str):
             raise SpecError(f"inputs: {algo.name} needs the channel(s) {', '.join(missing)}; pass "
                             f"fit({{'train': uri}}) or inputs: {{train: uri}}", [("inputs", "missing train")])
     if job_name:
-        if not _jobs.claim(job_name):
+        if not resume and not _jobs.claim(job_name):
             raise SpecError(f"name: a training job named {job_name!r} already exists; choose another "
                             "name or leave it unset", [("name", "duplicate")])
         return algo, job_name
@@ -62,8 +63,9 @@ def _reason(exc: BaseException) -> str:
 class _Progress:
     """Driver-side sink of worker metrics: MLflow batches, a progress line, the record."""
 
-    def __init__(self, record: _jobs.JobRecord, run_id: str, logs: bool):
+    def __init__(self, record: _jobs.JobRecord, run_id: str, logs: bool, on_metrics=None):
         self.record, self.run_id, self.logs = record, run_id, logs
+        self.on_metrics = on_metrics
         self.final: dict[str, float] = {}
         self._last_step: dict[str, int] = {}
         self._last_save = 0.0
@@ -75,6 +77,8 @@ class _Progress:
             _tracking.log_metrics(self.run_id, rows)
             for key, value, step in rows:
                 self.final[key], self._last_step[key] = value, step
+            if self.on_metrics is not None:
+                self.on_metrics(rows)
         if not progress:
             return
         if self.logs and rows:
@@ -87,8 +91,15 @@ class _Progress:
             self._last_save = time.monotonic()
 
 
-def run(spec: TrainingJob, algo, job_name: str, logs: bool = True) -> _jobs.JobRecord:
-    """Run ``spec`` as ``job_name`` (claimed by :func:`prepare`); return its final record."""
+def run(spec: TrainingJob, algo, job_name: str, logs: bool = True, on_metrics=None,
+        previous: _jobs.JobRecord | None = None, should_stop=None) -> _jobs.JobRecord:
+    """Run ``spec`` as ``job_name`` (claimed by :func:`prepare`); return its final record.
+
+    ``on_metrics(rows)`` sees each batch of new ``(key, value, step)`` rows. ``previous``: the
+    record of this job cut off earlier (its driver died); the job resumes from its own
+    checkpoints (Ray Train restores the run folder) in the same MLflow run. When
+    ``should_stop()`` returns a reason, training is aborted and the job ends Stopped with it.
+    """
     output = spec.output_path or _session.default_output_path()
     ckpt_uri = spec.checkpoint_s3_uri or _storage.join(output, job_name, "checkpoints")
     record = _jobs.JobRecord(
@@ -97,9 +108,15 @@ def run(spec: TrainingJob, algo, job_name: str, logs: bool = True) -> _jobs.JobR
         InputDataConfig={k: c.model_dump() for k, c in spec.inputs.items()},
         HyperParameters={k: str(v) for k, v in spec.hyperparameters.items()},
         Spec=spec.model_dump(mode="json"))
-    record.transition("Starting", "creating the MLflow run")
+    if previous is not None:
+        record.CreationTime = previous.CreationTime
+        record.SecondaryStatusTransitions = previous.SecondaryStatusTransitions
+        record.MlflowRunId = previous.MlflowRunId
+        record.Restarts = previous.Restarts + 1
+    record.transition("Starting", "creating the MLflow run" if previous is None else
+                      "resuming from the job's checkpoints (its driver process ended)")
     try:
-        record.MlflowRunId = _tracking.start_run(
+        record.MlflowRunId = record.MlflowRunId or _tracking.start_run(
             job_name, spec.hyperparameters,
             {"mlcore.algorithm": algo.name, "mlcore.instance_type": spec.instance_type,
              "mlcore.instance_count": spec.instance_count, "mlcore.output_path": output,
@@ -108,7 +125,7 @@ def run(spec: TrainingJob, algo, job_name: str, logs: bool = True) -> _jobs.JobR
         _preflight(spec, algo, ckpt_uri)
         record.transition("Training", "workers starting, reading data, training",
                           TrainingStartTime=time.time())
-        progress = _Progress(record, record.MlflowRunId, logs)
+        progress = _Progress(record, record.MlflowRunId, logs, on_metrics)
         fn, config = _train_fn_and_config(spec, algo, job_name, output)
         config["deadline"] = _deadline(spec, record)
         result = parallel.run(
@@ -120,7 +137,8 @@ def run(spec: TrainingJob, algo, job_name: str, logs: bool = True) -> _jobs.JobR
             environment=(_script_mode.worker_environment(spec, algo)
                          if isinstance(algo, _script_mode.ScriptJob) else spec.environment),
             backend=getattr(getattr(algo, "plan", None), "backend", None),
-            datasets=_script_mode.datasets(spec) if isinstance(algo, _script_mode.ScriptJob) else None)
+            datasets=_script_mode.datasets(spec) if isinstance(algo, _script_mode.ScriptJob) else None,
+            should_stop=should_stop)
         return _complete(record, algo, result, progress.final)
     except BaseException as exc:
         _fail(record, exc)
@@ -177,7 +195,7 @@ def _complete(record: _jobs.JobRecord, algo, result, metrics: dict) -> _jobs.Job
     """Publish the model, close the MLflow run and the record."""
     end = time.time()
     record.transition("Uploading", "committing the model and logging it to MLflow",
-                      TrainingEndTime=end, Restarts=result.restarts)
+                      TrainingEndTime=end, Restarts=record.Restarts + result.restarts)
     run_id, timings = record.MlflowRunId, dict(result.metrics)
     stop = next((e for e in result.events if e["kind"] == "stopped"), None)
     if stop:
@@ -218,15 +236,15 @@ def _stopped(record: _jobs.JobRecord, result, stop: dict) -> _jobs.JobRecord:
     _tracking.end_run(record.MlflowRunId, "Stopped")
     end = time.time()
     return record.transition(which, reason, TrainingJobStatus="Stopped", FailureReason=reason,
-                             TrainingEndTime=end, Restarts=result.restarts,
+                             TrainingEndTime=end, Restarts=record.Restarts + result.restarts,
                              Interruptions=result.interruptions,
                              TrainingTimeInSeconds=int(round(end - record.TrainingStartTime)))
 
 
 def _fail(record: _jobs.JobRecord, exc: BaseException) -> None:
-    stopped = isinstance(exc, KeyboardInterrupt)
+    stopped = isinstance(exc, (KeyboardInterrupt, parallel.Aborted))
     status = "Stopped" if stopped else "Failed"
-    reason = "stopped by the user" if stopped else _reason(exc)
+    reason = (str(exc) if isinstance(exc, parallel.Aborted) else "stopped by the user") if stopped else _reason(exc)
     log.error("training job %s %s: %s", record.TrainingJobName, status.lower(), reason)
     record.transition(status, reason, TrainingJobStatus=status, FailureReason=reason,
                       TrainingEndTime=time.time())

@@ -1,0 +1,192 @@
+"""The tuning job spec (SageMaker's CreateHyperParameterTuningJob), shared by YAML and Python.
+
+Range checks that need no algorithm live here; the checks against the estimator (unknown
+hyperparameters, values the algorithm refuses, an objective it never reports) are in
+:func:`mlcore.sagemaker._tuning.check`, which runs before any trial starts.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from mlcore._specs import ApprovalStatus, HyperparameterValue, TrainingJob, _Spec
+
+
+class ContinuousRange(_Spec):
+    """A real-valued hyperparameter between min_value and max_value."""
+
+    type: Literal["Continuous"] = Field("Continuous", description="Range kind.")
+    min_value: float = Field(description="Lowest value tried.")
+    max_value: float = Field(description="Highest value tried.")
+    scaling_type: Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"] = Field(
+        "Auto", description="How values are spread: Auto is Logarithmic when the range spans "
+        "more than a factor of 100 and starts above 0, else Linear.")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ContinuousRange:
+        _check_bounds(self.min_value, self.max_value, self.scaling_type)
+        return self
+
+    def log(self) -> bool:
+        """Sample on a log scale? (ReverseLogarithmic is treated as Linear, and said so.)"""
+        if self.scaling_type == "Auto":
+            return self.min_value > 0 and self.max_value / self.min_value >= 100
+        return self.scaling_type == "Logarithmic"
+
+
+class IntegerRange(_Spec):
+    """An integer hyperparameter between min_value and max_value (both included)."""
+
+    type: Literal["Integer"] = Field("Integer", description="Range kind.")
+    min_value: int = Field(description="Lowest value tried.")
+    max_value: int = Field(description="Highest value tried.")
+    scaling_type: Literal["Auto", "Linear", "Logarithmic"] = Field(
+        "Auto", description="Auto is Logarithmic when the range spans more than a factor of "
+        "100 and starts above 0, else Linear.")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> IntegerRange:
+        _check_bounds(self.min_value, self.max_value, self.scaling_type)
+        return self
+
+    def log(self) -> bool:
+        if self.scaling_type == "Auto":
+            return self.min_value > 0 and self.max_value / self.min_value >= 100
+        return self.scaling_type == "Logarithmic"
+
+
+class CategoricalRange(_Spec):
+    """A hyperparameter taking one of a list of values."""
+
+    type: Literal["Categorical"] = Field("Categorical", description="Range kind.")
+    values: list[HyperparameterValue] = Field(min_length=1, description="The values tried.")
+
+    @field_validator("values")
+    @classmethod
+    def _distinct(cls, v: list) -> list:
+        if len({str(x) for x in v}) != len(v):
+            raise ValueError(f"values must be distinct; got {v!r}")
+        return v
+
+
+ParameterRange = Annotated[ContinuousRange | IntegerRange | CategoricalRange,
+                           Field(discriminator="type")]
+
+
+def _check_bounds(low: float, high: float, scaling: str) -> None:
+    if low > high:
+        raise ValueError(f"min_value ({low}) is greater than max_value ({high}); swap them")
+    if scaling == "Logarithmic" and low <= 0:
+        raise ValueError(f"scaling_type Logarithmic needs min_value > 0; got {low}. Raise "
+                         "min_value or use Linear")
+
+
+class WarmStartSpec(_Spec):
+    """Seed the search with the evaluated trials of earlier tuning jobs."""
+
+    type: Literal["IdenticalDataAndAlgorithm", "TransferLearning"] = Field(
+        description="IdenticalDataAndAlgorithm: the parents trained the same algorithm on the "
+        "same data; TransferLearning: data or algorithm may differ.")
+    parents: list[str] = Field(min_length=1, max_length=5,
+                               description="Names of the parent tuning jobs (at most 5).")
+
+
+class CompletionCriteria(_Spec):
+    """When a tuning job may end before max_jobs (SageMaker's TuningJobCompletionCriteria)."""
+
+    target_objective_metric_value: float | None = Field(
+        None, description="Stop once a training job reaches this objective value.")
+    max_number_of_training_jobs_not_improving: int | None = Field(
+        None, ge=3, description="Stop after this many consecutive completed training jobs "
+        "that did not improve the best objective.")
+
+
+class TuningRegisterSpec(_Spec):
+    """Register the best training job's model after tuning."""
+
+    model_package_group_name: str | None = Field(
+        None, description="Registered model name; null uses the tuning job's name.")
+    approval_status: ApprovalStatus = Field(
+        "PendingManualApproval", description="Initial approval status of the new version.")
+
+
+class TuningJob(_Spec):
+    """A hyperparameter tuning job: up to max_jobs training jobs of `estimator`."""
+
+    kind: Literal["TuningJob"] = Field("TuningJob", description="Spec kind.")
+    name: str | None = Field(
+        None, pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$",
+        description="Tuning job name (SageMaker rules: alphanumerics and hyphens, <= 32); "
+        "null generates one. Running a spec whose named job exists unfinished resumes it.")
+    estimator: TrainingJob = Field(
+        description="The training job each trial runs (a TrainingJob spec without kind); "
+        "its hyperparameters are the fixed ones.")
+    objective_metric_name: str = Field(
+        description="Metric the search optimises, as the estimator reports it (validation:auc).")
+    objective_type: Literal["Maximize", "Minimize"] = Field(
+        "Maximize", description="Whether a larger or a smaller objective is better.")
+    hyperparameter_ranges: dict[str, ParameterRange] = Field(
+        min_length=1, description="Tuned hyperparameters: {name: {type: Continuous|Integer|"
+        "Categorical, min_value, max_value, scaling_type} or {type: Categorical, values}}.")
+    max_jobs: int = Field(10, ge=1, description="Training jobs to run in total.")
+    max_parallel_jobs: int = Field(1, ge=1, description="Training jobs running at once, at most.")
+    strategy: Literal["Bayesian", "Random", "Hyperband", "Grid"] = Field(
+        "Bayesian", description="Bayesian: Optuna's TPE; Random; Hyperband (its own early "
+        "stopping); Grid (every combination of Categorical/Integer values).")
+    early_stopping_type: Literal["Off", "Auto"] = Field(
+        "Off", description="Auto stops poor trials early (ASHA on the per-round objective).")
+    warm_start_config: WarmStartSpec | None = Field(
+        None, description="Start from the trials of earlier tuning jobs.")
+    random_seed: int | None = Field(None, description="Seed of the search; null is random.")
+    max_runtime_in_seconds: int | None = Field(
+        None, ge=1, description="Stop starting trials after this many seconds.")
+    completion_criteria_config: CompletionCriteria | None = Field(
+        None, description="End early on a target objective or on no improvement.")
+    tags: dict[str, str] = Field(default_factory=dict, description="Tags of the tuning run.")
+    registration: TuningRegisterSpec | None = Field(
+        None, alias="register", description="Register the best model (default: registered "
+        "as a new version of the group named after the tuning job, PendingManualApproval).")
+
+    @field_validator("estimator", mode="before")
+    @classmethod
+    def _estimator_kind(cls, v: Any) -> Any:
+        return {"kind": "TrainingJob", **v} if isinstance(v, dict) else v
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tag_list(cls, v: Any) -> Any:
+        if isinstance(v, list):
+            return {t["Key"]: t["Value"] for t in v if isinstance(t, dict) and "Key" in t}
+        return v
+
+    def maximize(self) -> bool:
+        return self.objective_type == "Maximize"
+
+
+def cross_field_problems(d: dict) -> list[tuple[str, str]]:
+    """Rules spanning several fields of a TuningJob, on dumped (valid-typed) data."""
+    from mlcore import _specs
+
+    out = [(f"estimator.{p}", m) for p, m in _specs.cross_field_problems(d.get("estimator") or {})]
+    strategy, ranges = d.get("strategy"), d.get("hyperparameter_ranges") or {}
+    if strategy == "Hyperband" and d.get("early_stopping_type") == "Auto":
+        out.append(("early_stopping_type", "Hyperband stops trials early itself; set "
+                                           "early_stopping_type: Off"))
+    if strategy == "Grid":
+        bad = [n for n, r in ranges.items() if r.get("type") == "Continuous"]
+        if bad:
+            out.append((f"hyperparameter_ranges.{bad[0]}", "Grid search needs Categorical or "
+                        "Integer ranges (a continuous range has no grid); use Bayesian or Random"))
+    if d.get("warm_start_config") and strategy not in ("Bayesian", None):
+        out.append(("warm_start_config", f"warm start seeds the Bayesian search; strategy "
+                                         f"{strategy} ignores earlier trials. Use Bayesian"))
+    if d.get("max_parallel_jobs", 1) > d.get("max_jobs", 10):
+        out.append(("max_parallel_jobs", f"is {d['max_parallel_jobs']}, more than max_jobs "
+                                         f"({d['max_jobs']}); lower it"))
+    fixed = set((d.get("estimator") or {}).get("hyperparameters") or {})
+    for name in sorted(fixed & set(ranges)):
+        out.append((f"hyperparameter_ranges.{name}", f"{name} is also a fixed hyperparameter of "
+                    "the estimator; remove it from one of them"))
+    return out

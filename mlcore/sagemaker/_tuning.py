@@ -1,0 +1,429 @@
+"""Running a tuning job on Ray Tune: each trial is a training job of the estimator.
+
+spec -> checks (ranges against the algorithm, the objective it reports) -> tuning record and
+MLflow parent run -> Ray Tune ``Tuner`` (OptunaSearch / random / grid; ASHA when early
+stopping) whose trials run :func:`_runner.run` -> best job, results table, plots, registered
+model -> record (Completed | Failed | Stopped).
+
+A trial runs its training job from a Tune trial actor that holds no CPU (the job's Ray Train
+workers hold them). The job's metrics reach the trial through the side channel every
+training job already has (about once a second, never through Ray Train's blocking report);
+the trial passes each objective value on to Tune with its round, which is what ASHA's rungs
+count. When ASHA stops a trial, Tune ends the trial actor, and with it the job's Ray Train
+run; the driver then marks that job Stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+import sys
+import time
+
+from mlcore import _jobs, _search_space, _session, _storage, _tracking, _tuning_record, constants
+from mlcore._specs import TrainingJob
+from mlcore._tuning_spec import CategoricalRange, TuningJob
+from mlcore.errors import AlgorithmError, MLCoreError, SpecError
+from mlcore.sagemaker import _runner
+
+log = logging.getLogger("mlcore")
+
+OBJECTIVE, ROUND = "objective", "round"  # the keys trials report to Tune
+EXPERIMENT = "tune"  # Ray Tune's experiment folder under <output>/<tuning job>
+
+
+# --- checks before any trial ------------------------------------------------------------
+def check(spec: TuningJob) -> None:
+    """Refuse, before any trial starts, what no trial could run: a range the algorithm
+    refuses, an unknown hyperparameter, an objective the estimator never reports."""
+    est = spec.estimator
+    if est.entry_point:
+        from mlcore.sagemaker import _script_mode
+
+        _script_mode.prepare(est)
+        names = [m.Name for m in est.metric_definitions]
+        if names and spec.objective_metric_name not in names:
+            raise SpecError(f"objective_metric_name: {spec.objective_metric_name!r} is not among "
+                            f"the estimator's metric_definitions ({', '.join(names)}); add a "
+                            "definition for it or pick one of those",
+                            [("objective_metric_name", "never reported")])
+        return
+    import algorithms
+
+    algo = algorithms.get(est.algorithm)
+    problems = _range_problems(algo, est.hyperparameters, spec.hyperparameter_ranges)
+    if problems:
+        raise SpecError("\n".join([f"{len(problems)} problem(s) with the hyperparameter ranges:"]
+                                  + [f"  - {p}: {m}" for p, m in problems]), problems)
+    channels = list(est.inputs) or list(algo.required_channels)
+    reported = set()
+    for point in _corners(spec.hyperparameter_ranges):
+        reported |= set(algo.module.metric_names({**est.hyperparameters, **point}, channels))
+    if spec.objective_metric_name not in reported:
+        raise SpecError(f"objective_metric_name: {algo.name} never reports "
+                        f"{spec.objective_metric_name!r} with these inputs and hyperparameters; "
+                        f"it reports {', '.join(sorted(reported))}",
+                        [("objective_metric_name", "never reported")])
+
+
+def _corners(ranges: dict) -> list[dict]:
+    """Every range at its low end, then each range's other values one at a time."""
+    low = {n: (r.values[0] if isinstance(r, CategoricalRange) else r.min_value) for n, r in ranges.items()}
+    points = [low]
+    for n, r in ranges.items():
+        others = r.values[1:] if isinstance(r, CategoricalRange) else [r.max_value]
+        points += [{**low, n: v} for v in others]
+    return points
+
+
+def _range_problems(algo, fixed: dict, ranges: dict) -> list[tuple[str, str]]:
+    problems = []
+    for point in _corners(ranges):
+        try:
+            algo.module.validate_hyperparameters({**fixed, **point})
+        except AlgorithmError as e:
+            for msg in e.fields.get("problems") or [str(e)]:
+                name = next((n for n in ranges if n in msg.split()[0:4] or f"{n!r}" in msg), None)
+                path = f"hyperparameter_ranges.{name}" if name else "estimator.hyperparameters"
+                if (path, msg) not in problems:
+                    problems.append((path, msg))
+    return problems
+
+
+def prepare(spec: TuningJob, name: str | None, base: str | None, resume: bool = False) -> str:
+    """Check the spec and claim the tuning job's name (a new job), or check ``name`` can
+    resume. Raises before anything runs; returns the name."""
+    if resume:
+        check_resumable(name)
+        return name
+    missing = [] if spec.estimator.entry_point else [c for c in ("train",) if c not in spec.estimator.inputs]
+    if missing:
+        raise SpecError("estimator.inputs: the training jobs need the channel train; pass "
+                        "fit({'train': uri, 'validation': uri}) or estimator.inputs in the spec",
+                        [("estimator.inputs", "missing train")])
+    check(spec)
+    if name:
+        if not _tuning_record.claim(name):
+            raise SpecError(f"name: a tuning job named {name!r} exists; resume it with `mlcore tune "
+                            f"--resume {name}` / HyperparameterTuner.attach({name!r}).fit(), or "
+                            "choose another name", [("name", "duplicate")])
+        return name
+    while True:
+        name = default_name(base or spec.estimator.algorithm or "tuning")
+        if _tuning_record.claim(name):
+            return name
+        time.sleep(1)  # names are unique to the second
+
+
+def check_resumable(name: str) -> None:
+    rec = _tuning_record.load(name)
+    status = rec.HyperParameterTuningJobStatus
+    if status == "InProgress" and rec.driver_alive() and rec.DriverPid != os.getpid():
+        raise MLCoreError(f"tuning job {name} is running (driver pid {rec.DriverPid}); wait for "
+                          "it, or stop it with HyperparameterTuner.attach(name).stop()")
+    if status == "Completed":
+        raise MLCoreError(f"tuning job {name} already completed (best: "
+                          f"{(rec.BestTrainingJob or {}).get('TrainingJobName')}); to search on from "
+                          f"its trials, start a new one with warm_start_config parents: [{name}]")
+
+
+# --- names ------------------------------------------------------------------------------
+class TrialNamer:
+    """SageMaker's ``<tuning job>-<NNN>-<id>`` names for trials. Tune keeps a trial's name
+    across a resume; the count lives in this process (Tune copies the namer) and starts
+    after the trials the record already lists."""
+
+    _counts: dict[str, int] = {}
+
+    def __init__(self, tuning: str, start: int = 0):
+        self.tuning = tuning
+        TrialNamer._counts[tuning] = max(start, TrialNamer._counts.get(tuning, 0))
+
+    def __call__(self, trial) -> str:
+        n = TrialNamer._counts[self.tuning] = TrialNamer._counts.get(self.tuning, 0) + 1
+        return f"{self.tuning}-{n:03d}-{hashlib.sha1(trial.trial_id.encode()).hexdigest()[:8]}"
+
+
+def job_of(trial) -> str:
+    """The training job of a Tune trial (its name)."""
+    return trial.custom_trial_name or str(trial)
+
+
+def default_name(base: str) -> str:
+    return f"{base[:14].rstrip('-')}-{time.strftime('%y%m%d-%H%M%S')}"
+
+
+# --- the trial (runs in a Tune trial actor) ---------------------------------------------------
+class _Reporter:
+    """Passes each new objective value of the training job to Tune, with its round."""
+
+    def __init__(self, objective: str, job_name: str):
+        self.objective, self.job_name = objective, job_name
+        self.last_round = 0
+        self.stopped = False
+
+    def __call__(self, rows: list[tuple[str, float, int]]) -> None:
+        from ray import tune
+
+        for key, value, step in rows:
+            if self.stopped or key != self.objective or step <= self.last_round:
+                continue
+            try:
+                tune.report({OBJECTIVE: value, ROUND: step, "job_name": self.job_name})
+            except SystemExit:  # Tune's way to end a stopped trial; it ends this actor next
+                self.stopped = True
+                return
+            self.last_round = step
+
+    def final(self, record: _jobs.JobRecord) -> None:
+        from ray import tune
+
+        status = record.TrainingJobStatus
+        if status == "Failed":
+            raise MLCoreError(f"training job {record.TrainingJobName} failed: {record.FailureReason}")
+        value = record.FinalMetrics.get(self.objective)
+        if value is None:
+            raise MLCoreError(
+                f"training job {record.TrainingJobName} {status.lower()} without reporting the "
+                f"objective metric {self.objective!r} (it reported: "
+                f"{', '.join(sorted(record.FinalMetrics)) or 'nothing'})")
+        if not self.stopped:
+            try:
+                tune.report({OBJECTIVE: value, ROUND: max(self.last_round, 1),
+                             "job_name": self.job_name, "job_status": status})
+            except SystemExit:
+                pass
+
+
+def trial(config: dict, context: dict, should_stop=None) -> None:
+    """One trial: the estimator's training job with ``config``'s hyperparameters. A job that
+    already completed (the driver died after it ended) is reported, not trained again; one
+    that was cut off resumes from its own checkpoints."""
+    from ray import tune
+
+    _session.adopt(context["session"])
+    name = tune.get_context().get_trial_name()
+    spec = TrainingJob.model_validate(context["estimator"])
+    spec.hyperparameters = {**spec.hyperparameters, **config}
+    spec.tags = {**spec.tags, "mlflow.parentRunId": context["parent_run_id"],
+                 "mlcore.tuning_job": context["tuning"]}
+    reporter = _Reporter(context["objective"], name)
+    previous = _jobs.load(name, liveness=False) if _jobs.exists(name) else None
+    if previous is not None and previous.TrainingJobStatus == "Completed":
+        reporter.final(previous)
+        return
+    algo, _ = _runner.prepare(spec, name, "trial", resume=previous is not None)
+    record = _runner.run(spec, algo, name, logs=False, on_metrics=reporter, previous=previous,
+                         should_stop=lambda: should_stop() if should_stop else None)
+    if record.TrainingJobStatus == "Stopped" and should_stop and should_stop():
+        return  # Tune stopped this trial; it takes no more reports
+    reporter.final(record)
+
+
+def _trainable():
+    """A Tune function trainable for :func:`trial` whose stop lets the training job end
+    cleanly: Tune's own stop ends the trial actor at once, and a Ray Train run whose driver
+    dies keeps its placement group (its cleaner needs Ray's dashboard), so the CPUs leak."""
+    from ray.train._internal.session import get_session
+    from ray.tune.result import RESULT_DUPLICATE
+    from ray.tune.trainable.function_trainable import FunctionTrainable
+
+    class TrialTrainable(FunctionTrainable):
+        def setup(self, config, context=None):
+            self._context = context
+            self._stop_reason: str | None = None
+            super().setup(config)
+
+        def _trainable_func(self, config):
+            trial(config, self._context, lambda: self._stop_reason)
+            if self._stop_reason is None:
+                # As Tune's own function wrapper does: tell the controller the function ended.
+                get_session().report({RESULT_DUPLICATE: True})
+
+        def cleanup(self):
+            session = get_session()
+            thread = getattr(session, "training_thread", None)
+            if session is not None and session.training_started and thread.is_alive():
+                self._stop_reason = ("stopped by the tuner: early stopping (ASHA) ranked it behind "
+                                     "the other trials at a rung, or the tuning job ended")
+                session.stop_event.set()  # a report waiting on Tune returns (SystemExit)
+                session.continue_lock.release()
+                thread.join(timeout=constants.get("MLCORE_TRIAL_STOP_TIMEOUT_S"))
+            super().cleanup()
+
+    TrialTrainable.__name__ = TrialTrainable.__qualname__ = "trial"
+    return TrialTrainable
+
+
+# --- the driver ---------------------------------------------------------------------------
+def _searcher(spec: TuningJob, study_uri: str | None, parallel: int):
+    if spec.strategy != "Bayesian":
+        from ray.tune.search import BasicVariantGenerator
+
+        # (Tune's max_concurrent_trials only caps a Searcher; this generator caps itself.)
+        return BasicVariantGenerator(random_state=spec.random_seed, max_concurrent=parallel)
+    import optuna
+    from ray.tune.search.optuna import OptunaSearch
+
+    # n_startup_trials: random trials before TPE models the space (Optuna's default is 10,
+    # half of a 20-job budget); warm-start trials count towards it.
+    startup = max(2, min(10, spec.max_jobs // 5))
+    sampler = optuna.samplers.TPESampler(seed=spec.random_seed, n_startup_trials=startup,
+                                         constant_liar=spec.max_parallel_jobs > 1)
+    return OptunaSearch(space=_search_space.optuna_distributions(spec.hyperparameter_ranges),
+                        metric=OBJECTIVE, mode="max" if spec.maximize() else "min",
+                        sampler=sampler, study_name=spec.name,
+                        storage=_study_storage(study_uri) if study_uri else None)
+
+
+def _study_storage(uri: str):
+    import optuna
+
+    return optuna.storages.RDBStorage(uri, engine_kwargs={"connect_args": {"timeout": 30}})
+
+
+def _scheduler(spec: TuningJob):
+    if spec.early_stopping_type == "Off" and spec.strategy != "Hyperband":
+        return None
+    from ray.tune.schedulers import ASHAScheduler
+
+    budget, grace = _search_space.round_budget(spec.estimator.hyperparameters, spec.hyperparameter_ranges)
+    # max_t one past the budget: ASHA stops a trial that reaches max_t, and a trial reporting
+    # its last round must be let finish (commit its model), not cut off.
+    return ASHAScheduler(time_attr=ROUND, metric=OBJECTIVE, mode="max" if spec.maximize() else "min",
+                         max_t=budget + 1, grace_period=grace, reduction_factor=3,
+                         brackets=3 if spec.strategy == "Hyperband" else 1)
+
+
+def concurrency(spec: TuningJob) -> int:
+    """max_parallel_jobs, lowered to what the cluster holds at once (a trial whose workers
+    cannot be placed would wait and time out)."""
+    from mlcore import _instances
+
+    need = _instances.worker_resources(spec.estimator.instance_type)
+    total = {}
+    for node in _session.cluster_nodes():
+        for k, v in node.items():
+            total[k] = total.get(k, 0) + v
+    fits = min((int(total.get(k, 0) // (v * spec.estimator.instance_count))
+                for k, v in need.items() if v), default=spec.max_parallel_jobs)
+    n = max(1, min(spec.max_parallel_jobs, fits))
+    if n < spec.max_parallel_jobs:
+        log.warning("max_parallel_jobs=%d but the cluster holds %d such training jobs at once "
+                    "(%s x %d each); running %d at a time", spec.max_parallel_jobs, fits,
+                    spec.estimator.instance_type, spec.estimator.instance_count, n)
+    return n
+
+
+def run(spec: TuningJob, name: str, resume: bool = False, logs: bool = True) -> _tuning_record.TuningRecord:
+    """Run (or resume) the tuning job ``name``; return its final record."""
+    from mlcore.sagemaker import _tuning_results
+
+    spec = spec.model_copy(update={"name": name})
+    output = spec.estimator.output_path or _session.default_output_path()
+    folder = _storage.join(output, name)
+    if resume:
+        record = _tuning_record.load(name)
+        record.update(DriverPid=os.getpid(), Resumes=record.Resumes + 1, StopRequested=False,
+                      HyperParameterTuningJobStatus="InProgress")
+    else:
+        record = _tuning_record.TuningRecord(
+            HyperParameterTuningJobName=name, Strategy=spec.strategy, OutputPath=folder,
+            ExperimentPath=_storage.join(folder, EXPERIMENT), Spec=spec.model_dump(mode="json"))
+        record.save()
+    try:
+        _session.ensure_ray(log_to_driver=False)
+        if record.MlflowRunId is None:
+            record.update(MlflowRunId=_tracking.start_run(
+                name, {**spec.estimator.hyperparameters, **_range_params(spec)},
+                {"mlcore.kind": "TuningJob", "mlcore.strategy": spec.strategy,
+                 "mlcore.objective": spec.objective_metric_name, **spec.tags}))
+        if spec.strategy == "Bayesian" and record.StudyUri is None:
+            study_dir = constants.home() / _tuning_record.FOLDER / name
+            study_dir.mkdir(parents=True, exist_ok=True)
+            record.update(StudyUri=f"sqlite:///{study_dir / 'study.db'}")
+        tuner = _tuner(spec, record, resume, logs)
+        tuner.fit()
+        return _tuning_results.finish(spec, _tuning_record.load(name))
+    except BaseException as exc:
+        stopped = isinstance(exc, KeyboardInterrupt)
+        reason = "stopped by the user" if stopped else (str(exc) if isinstance(exc, MLCoreError)
+                                                        else f"{type(exc).__name__}: {exc}")
+        log.error("tuning job %s %s: %s", name, "stopped" if stopped else "failed", reason)
+        record = _tuning_record.load(name)
+        record.update(HyperParameterTuningJobStatus="Stopped" if stopped else "Failed",
+                      FailureReason=reason, HyperParameterTuningEndTime=time.time())
+        if record.MlflowRunId:
+            try:
+                _tracking.end_run(record.MlflowRunId, "Stopped" if stopped else "Failed")
+            except Exception:
+                log.exception("could not close MLflow run %s", record.MlflowRunId)
+        if stopped:
+            raise
+        return record
+
+
+def _range_params(spec: TuningJob) -> dict:
+    return {f"range.{n}": (r.values if isinstance(r, CategoricalRange)
+                           else f"[{r.min_value}, {r.max_value}] {r.scaling_type}")
+            for n, r in spec.hyperparameter_ranges.items()}
+
+
+def _tuner(spec: TuningJob, record, resume: bool, logs: bool):
+    from ray import tune
+
+    from mlcore.sagemaker._tuning_callbacks import Recorder, Stopper
+
+    context = {"tuning": record.name, "estimator": spec.estimator.model_dump(mode="json", by_alias=True),
+               "objective": spec.objective_metric_name, "parent_run_id": record.MlflowRunId,
+               "session": _session.environment()}
+    # The trial holds no CPU: its training job's Ray Train workers do (Tune refuses an empty
+    # resource request, hence one byte of memory).
+    trainable = tune.with_resources(tune.with_parameters(_trainable(), context=context), {"memory": 1})
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's own tables: we print a line per trial
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", str(constants.get("MLCORE_TUNE_STATE_SAVE_S")))
+    grid = spec.strategy == "Grid"
+    param_space = _search_space.tune_domains(spec.hyperparameter_ranges, grid=grid) if spec.strategy != "Bayesian" else {}
+    storage_fs, storage_path = _storage.pyarrow_filesystem(record.OutputPath)
+    if resume and tune.Tuner.can_restore(record.ExperimentPath, storage_filesystem=storage_fs):
+        log.info("tuning job %s: resuming from %s", record.name, record.ExperimentPath)
+        return tune.Tuner.restore(f"{storage_path.rstrip('/')}/{EXPERIMENT}", trainable,
+                                  resume_unfinished=True, resume_errored=False,
+                                  param_space=param_space or None, storage_filesystem=storage_fs)
+    if spec.warm_start_config and not record.WarmStartNotes:
+        from mlcore.sagemaker import _warm_start
+
+        record.update(WarmStartNotes=_warm_start.seed(spec, record.StudyUri))
+    parallel = concurrency(spec)
+    searcher = _searcher(spec, record.StudyUri, parallel)
+    samples = 1 if grid else spec.max_jobs
+    if grid and _search_space.grid_size(spec.hyperparameter_ranges) > spec.max_jobs:
+        raise SpecError(f"max_jobs: the grid has {_search_space.grid_size(spec.hyperparameter_ranges)} "
+                        f"combinations but max_jobs is {spec.max_jobs}; raise max_jobs or shrink "
+                        "the ranges", [("max_jobs", "smaller than the grid")])
+    return tune.Tuner(
+        trainable, param_space=param_space,
+        tune_config=tune.TuneConfig(
+            # metric and mode are set on the searcher and the scheduler themselves
+            search_alg=searcher, scheduler=_scheduler(spec),
+            num_samples=samples, max_concurrent_trials=parallel if spec.strategy == "Bayesian" else None,
+            time_budget_s=spec.max_runtime_in_seconds, reuse_actors=False,
+            trial_name_creator=TrialNamer(record.name, len(record.TrainingJobs)),
+            trial_dirname_creator=job_of),
+        run_config=tune.RunConfig(
+            name=EXPERIMENT, storage_path=storage_path, storage_filesystem=storage_fs,
+            stop=Stopper(record.name, spec.completion_criteria_config, spec.maximize()),
+            callbacks=[Recorder(record.name, spec.objective_metric_name, spec.max_jobs, logs)],
+            failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
+            verbose=0, log_to_file=True))
+
+
+def say(msg: str, logs: bool = True) -> None:
+    if logs:
+        print(msg, file=sys.stderr, flush=True)
+
+
+def finite(x) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)

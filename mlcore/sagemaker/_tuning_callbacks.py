@@ -1,0 +1,122 @@
+"""The tuning driver's hooks into Ray Tune: the record of trials, and when to stop.
+
+Both are pickled with Tune's experiment state and come back on a resume, so they hold names
+and counters only and read the records again when they need them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from ray import tune
+
+from mlcore import _jobs, _search_space, _tracking, _tuning_record
+from mlcore.sagemaker._tuning import OBJECTIVE, ROUND, job_of, say
+
+log = logging.getLogger("mlcore")
+
+
+class Recorder(tune.Callback):
+    """Keeps the tuning record's list of training jobs, closes the jobs Tune stopped early
+    or whose trial died, and prints one line per finished trial."""
+
+    def __init__(self, tuning: str, objective: str, max_jobs: int, logs: bool):
+        self.tuning, self.objective, self.max_jobs, self.logs = tuning, objective, max_jobs, logs
+
+    def _job(self, trial) -> str:
+        return job_of(trial)
+
+    def on_trial_start(self, iteration, trials, trial, **info):
+        rec = _tuning_record.load(self.tuning)
+        job = self._job(trial)
+        if job not in rec.TrainingJobs:
+            rec.update(TrainingJobs=[*rec.TrainingJobs, job])
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        result = trial.last_result or {}
+        job = self._job(trial)
+        if not result.get("job_status"):  # Tune stopped it before its training job ended
+            _close(job, "Stopped", f"stopped by the tuner at round {result.get(ROUND)} "
+                   f"({self.objective}={result.get(OBJECTIVE)}): early stopping found it behind "
+                   "the other trials at that round, or the tuning job ended")
+        self._line(trial, job)
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        job = self._job(trial)
+        _close(job, "Failed", _error_text(trial))
+        self._line(trial, job)
+
+    def _line(self, trial, job: str) -> None:
+        if not _jobs.exists(job):
+            say(f"[{self.tuning}] {job}: {_error_text(trial)}", self.logs)
+            return
+        rec = _jobs.load(job, liveness=False)
+        value = rec.FinalMetrics.get(self.objective)
+        shown = f"{self.objective}={value:.6g}" if value is not None and rec.TrainingJobStatus == "Completed" \
+            else (rec.FailureReason or "")[:160]
+        done = len(_tuning_record.load(self.tuning).TrainingJobs)
+        say(f"[{self.tuning}] {done}/{self.max_jobs} {job} {rec.TrainingJobStatus}: {shown}", self.logs)
+
+
+def _error_text(trial) -> str:
+    err = getattr(trial, "error_file", None)
+    text = ""
+    try:
+        if err:
+            with open(err) as f:
+                text = f.read()
+    except OSError:
+        pass
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1][:1000] if lines else "the trial ended with an error"
+
+
+def _close(job: str, status: str, reason: str) -> None:
+    """Mark a training job that its trial left unfinished (its process was ended)."""
+    if not _jobs.exists(job):
+        return
+    rec = _jobs.load(job, liveness=False)
+    if rec.TrainingJobStatus != "InProgress":
+        return
+    now = time.time()
+    secondary = "Stopped" if status == "Stopped" else "Failed"
+    rec.transition(secondary, reason, TrainingJobStatus=status, FailureReason=reason,
+                   TrainingEndTime=now, TrainingTimeInSeconds=int(round(now - (rec.TrainingStartTime or now))))
+    if rec.MlflowRunId:
+        try:
+            _tracking.set_tags(rec.MlflowRunId, {"mlcore.status": status, "mlcore.failure_reason": reason})
+            _tracking.end_run(rec.MlflowRunId, status)
+        except Exception:
+            log.exception("could not close MLflow run %s", rec.MlflowRunId)
+
+
+class Stopper(tune.Stopper):
+    """Ends the whole tuning job early: completion criteria met, or a stop requested (from
+    this process or another, through the tuning record)."""
+
+    def __init__(self, tuning: str, criteria, maximize: bool):
+        self.tuning = tuning
+        self.policy = _search_space.CompletionPolicy(criteria, maximize)
+        self.reason: str | None = None
+        self._seen: set[str] = set()
+        self._checked = 0.0
+
+    def __call__(self, trial_id: str, result: dict) -> bool:
+        if result.get("job_status") == "Completed" and trial_id not in self._seen:
+            self._seen.add(trial_id)
+            why = self.policy.decide(result[OBJECTIVE])
+            if why and not self.reason:
+                self.reason = why
+                log.info("tuning job %s: ending early, %s", self.tuning, why)
+                _tuning_record.load(self.tuning).update(CompletionReason=why)
+        return False
+
+    def stop_all(self) -> bool:
+        if self.reason:
+            return True
+        if time.monotonic() - self._checked >= 1.0:  # the record is a file: read it sparingly
+            self._checked = time.monotonic()
+            if _tuning_record.load(self.tuning).StopRequested:
+                self.reason = "stop requested"
+        return bool(self.reason)
