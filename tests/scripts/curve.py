@@ -19,7 +19,7 @@ args, _ = p.parse_known_args()
 
 for epoch in range(1, args.epochs + 1):
     time.sleep(args.epoch_seconds)
-    if args.fail == "true":
+    if args.fail == "true" or args.quality < 0:
         raise RuntimeError(f"curve.py was told to fail (quality={args.quality})")
     print(f"epoch={epoch} objective={args.quality * (1 - 0.5 ** epoch):.6f}", flush=True)
 

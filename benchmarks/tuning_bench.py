@@ -1,0 +1,216 @@
+"""Tuning: Bayesian search with early stopping vs random search, and per-trial overhead.
+
+1. Search quality for compute. The built-in XGBoost on a generated binary problem (fixed
+   seed), the same ranges and budget for both: ``strategy=Bayesian, early_stopping_type=Auto``
+   (Optuna's TPE + ASHA) vs ``strategy=Random`` (Ray Tune's random generator), over several
+   seeds. The target is the objective that 1 in ``target_quantile`` random trials reach
+   (pooled over all random runs). Reported per run: trials (in start order) and compute
+   seconds (training job wall time, first record to last, summed over the trials up to and
+   including the first that reaches the target) to reach it; then the median ratio.
+2. Per-trial overhead. Trials whose training script sleeps ``short_trial_seconds``:
+   mlcore (each trial a training job: Ray Train run, MLflow child run, model artifact)
+   vs bare Ray Tune running the same sleep as a function trainable, against the theoretical
+   minimum ``trials x seconds / parallel``.
+
+Run: ``mlcore run configs/bench/tuning.yaml``. Results land in benchmarks/results/tuning.*.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).parent
+ROOT = HERE.parent
+
+
+def make_data(root: Path, rows: int, features: int, seed: int) -> dict[str, str]:
+    """A non-linear binary problem with label noise, SageMaker CSV (label first, no header)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, n in {"train": rows, "validation": rows // 4}.items():
+        X = rng.normal(size=(n, features)).astype(np.float32)
+        logit = X[:, 0] - 2 * X[:, 1] * X[:, 2] + np.sin(3 * X[:, 3]) + 0.5 * X[:, 4:8].sum(1)
+        y = (logit + rng.normal(scale=1.0, size=n) > 0).astype(np.float32)
+        out[name] = str(root / f"{name}.csv")
+        np.savetxt(out[name], np.column_stack([y, X]), delimiter=",", fmt="%.6g")
+    return out
+
+
+def tune_once(strategy: str, seed: int, data: dict, p: dict) -> dict:
+    from mlcore.sagemaker import Estimator
+    from mlcore.sagemaker.tuner import ContinuousParameter, HyperparameterTuner, IntegerParameter
+
+    est = Estimator(algorithm="xgboost", instance_count=1, checkpoint_min_interval_s=1e9,
+                    hyperparameters={"num_round": p["num_round"], "objective": "binary:logistic",
+                                     "eval_metric": "logloss", "seed": seed})
+    ranges = {"eta": ContinuousParameter(0.005, 0.5, "Logarithmic"),
+              "max_depth": IntegerParameter(1, 10),
+              "min_child_weight": ContinuousParameter(0.1, 50, "Logarithmic"),
+              "subsample": ContinuousParameter(0.3, 1.0),
+              "lambda": ContinuousParameter(0.01, 50, "Logarithmic")}
+    tuner = HyperparameterTuner(est, "validation:logloss", ranges, objective_type="Minimize",
+                                max_jobs=p["max_jobs"], max_parallel_jobs=p["parallel"],
+                                strategy=strategy, random_seed=seed,
+                                early_stopping_type="Auto" if strategy == "Bayesian" else "Off")
+    t0 = time.monotonic()
+    tuner.fit(data, logs=False)
+    wall = time.monotonic() - t0
+    df = tuner.analytics().dataframe()
+    from mlcore import _jobs
+
+    trials = []
+    for job, status, value in zip(df.TrainingJobName, df.TrainingJobStatus, df.FinalObjectiveValue, strict=True):
+        rec = _jobs.load(job)
+        t = rec.SecondaryStatusTransitions
+        trials.append({"job": job, "status": status, "value": None if value != value else value,
+                       "seconds": round(t[-1]["StartTime"] - t[0]["StartTime"], 3),
+                       "train_seconds": rec.Progress.get("train_seconds")})
+    return {"strategy": strategy, "seed": seed, "wall_s": round(wall, 2), "trials": trials}
+
+
+def to_target(run: dict, target: float) -> tuple[int, float, bool]:
+    """(trials, compute seconds) until the first trial at or below ``target`` (Minimize); a
+    run that never gets there counts all its trials and compute, flagged."""
+    spent = 0.0
+    for i, t in enumerate(run["trials"], 1):
+        spent += t["seconds"]
+        if t["value"] is not None and t["value"] <= target:
+            return i, spent, True
+    return len(run["trials"]), spent, False
+
+
+def overhead(p: dict) -> dict:
+    """mlcore trials vs bare Ray Tune trials that each sleep ``short_trial_seconds``."""
+    import ray
+    from ray import tune
+
+    from mlcore.sagemaker import Estimator
+    from mlcore.sagemaker.tuner import CategoricalParameter, HyperparameterTuner
+
+    secs, n, par = p["short_trial_seconds"], p["overhead_trials"], p["parallel"]
+    minimum = n * secs / par
+    out = {"trial_seconds": secs, "trials": n, "parallel": par, "theoretical_min_s": minimum}
+
+    def sleeper(config):
+        time.sleep(secs)
+        tune.report({"score": config["x"]})
+
+    t0 = time.monotonic()
+    tune.Tuner(tune.with_resources(sleeper, {"cpu": 1}), param_space={"x": tune.grid_search(list(range(n)))},
+               tune_config=tune.TuneConfig(max_concurrent_trials=par),
+               run_config=tune.RunConfig(storage_path=tempfile.mkdtemp(), verbose=0)).fit()
+    out["bare_tune_s"] = round(time.monotonic() - t0, 2)
+    est = Estimator(entry_point="curve.py", source_dir=str(ROOT / "tests" / "scripts"), instance_count=1,
+                    hyperparameters={"epochs": 1, "epoch_seconds": secs},
+                    metric_definitions=[{"Name": "score", "Regex": r"objective=([-0-9.]+)"}])
+    tuner = HyperparameterTuner(est, "score", {"quality": CategoricalParameter([0.1 * (i + 1) for i in range(n)])},
+                                strategy="Grid", max_jobs=n, max_parallel_jobs=par)
+    t0 = time.monotonic()
+    tuner.fit({"train": str(ROOT / "tests" / "scripts" / "curve.py")}, logs=False)
+    out["mlcore_s"] = round(time.monotonic() - t0, 2)
+    for k in ("bare_tune", "mlcore"):
+        out[f"{k}_overhead_pct"] = round(100 * (out[f"{k}_s"] - minimum) / minimum, 1)
+    out["mlcore_per_trial_overhead_s"] = round((out["mlcore_s"] - minimum) * par / n, 2)
+    del ray
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", default="{}")
+    p = {"rows": 40000, "features": 20, "num_round": 150, "max_jobs": 12, "parallel": 2,
+         "seeds": [0, 1, 2, 3, 4], "target_quantile": 10, "short_trial_seconds": 2.0,
+         "overhead_trials": 6, **json.loads(ap.parse_args().config)}
+    home = tempfile.mkdtemp(prefix="mlcore-tuning-bench-")
+    os.environ["MLCORE_HOME"] = home
+    os.environ.setdefault("MLCORE_NUM_CPUS", str(os.cpu_count()))
+    from mlcore import _session
+
+    _session.ensure_ray(log_to_driver=False)
+    data = make_data(Path(home), p["rows"], p["features"], 0)
+    runs = []
+    for seed in p["seeds"]:  # interleaved: the machine's noise hits both strategies alike
+        for strategy in ("Random", "Bayesian"):
+            runs.append(tune_once(strategy, seed, data, p))
+            print(f"seed {seed} {strategy}: {runs[-1]['wall_s']} s", file=sys.stderr, flush=True)
+    pool = sorted(t["value"] for r in runs if r["strategy"] == "Random" for t in r["trials"] if t["value"] is not None)
+    target = pool[max(0, len(pool) // p["target_quantile"] - 1)]
+    per = {}
+    for r in runs:
+        n, secs, hit = to_target(r, target)
+        r.update(trials_to_target=n, compute_to_target_s=round(secs, 2), reached=hit)
+        per.setdefault(r["strategy"], []).append(r)
+    med = {s: {"trials": statistics.median(r["trials_to_target"] for r in rs),
+               "compute_s": statistics.median(r["compute_to_target_s"] for r in rs),
+               "reached": sum(r["reached"] for r in rs)} for s, rs in per.items()}
+    result = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "versions": _versions(), "params": p, "target_validation_logloss": target,
+        "median": med,
+        "ratio_trials_bayes_over_random": round(med["Bayesian"]["trials"] / med["Random"]["trials"], 3),
+        "ratio_compute_bayes_over_random": round(med["Bayesian"]["compute_s"] / med["Random"]["compute_s"], 3),
+        "overhead": overhead(p), "runs": runs,
+        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                 cwd=ROOT).stdout.strip(),
+    }
+    out = HERE / "results"
+    out.mkdir(exist_ok=True)
+    (out / "tuning.json").write_text(json.dumps(result, indent=2))
+    (out / "tuning.md").write_text(_markdown(result))
+    print(_markdown(result))
+
+
+def _versions() -> dict:
+    import optuna
+    import ray
+    import xgboost
+
+    return {"ray": ray.__version__, "optuna": optuna.__version__, "xgboost": xgboost.__version__}
+
+
+def _markdown(r: dict) -> str:
+    p, m, o = r["params"], r["median"], r["overhead"]
+    lines = [
+        "# Tuning benchmark", "",
+        f"Machine: {r['machine']['cpus']} CPUs, Python {r['machine']['python']}; "
+        f"ray {r['versions']['ray']}, optuna {r['versions']['optuna']}, xgboost {r['versions']['xgboost']}; "
+        f"commit {r['commit']}. Command: `mlcore run configs/bench/tuning.yaml`.", "",
+        f"## Bayesian (TPE) + early stopping (ASHA) vs random search, {len(p['seeds'])} seeds", "",
+        f"Built-in XGBoost, {p['rows']:,} x {p['features']} generated rows (fixed seed), "
+        f"{p['num_round']} rounds, 5 ranges, {p['max_jobs']} training jobs per run, {p['parallel']} "
+        f"at a time. Target: validation:logloss <= {r['target_validation_logloss']:.5f}, the value "
+        f"1 in {p['target_quantile']} random trials reach.", "",
+        "| strategy | median trials to target | median compute s to target | runs reaching it |",
+        "|---|---:|---:|---:|",
+    ]
+    for s in ("Random", "Bayesian"):
+        lines.append(f"| {s} | {m[s]['trials']} | {m[s]['compute_s']:.1f} | {m[s]['reached']}/{len(p['seeds'])} |")
+    lines += ["", f"Ratio Bayesian/Random: trials {r['ratio_trials_bayes_over_random']}, "
+                  f"compute {r['ratio_compute_bayes_over_random']} (target <= 0.5).", "",
+              "| seed | strategy | trials to target | compute s | stopped early | wall s |", "|---|---|---:|---:|---:|---:|"]
+    for run in r["runs"]:
+        stopped = sum(t["status"] == "Stopped" for t in run["trials"])
+        lines.append(f"| {run['seed']} | {run['strategy']} | {run['trials_to_target']}{'' if run['reached'] else ' (not reached)'} "
+                     f"| {run['compute_to_target_s']:.1f} | {stopped} | {run['wall_s']} |")
+    lines += ["", f"## Per-trial overhead: {o['trials']} trials of {o['trial_seconds']} s, {o['parallel']} at a time", "",
+              f"Theoretical minimum {o['theoretical_min_s']:.1f} s.", "",
+              "| runner | wall s | overhead vs minimum |", "|---|---:|---:|",
+              f"| bare Ray Tune (function trainable, sleep) | {o['bare_tune_s']} | {o['bare_tune_overhead_pct']}% |",
+              f"| mlcore (each trial a training job) | {o['mlcore_s']} | {o['mlcore_overhead_pct']}% |", "",
+              f"mlcore's overhead per trial: {o['mlcore_per_trial_overhead_s']} s.", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,244 @@
+"""Tuning jobs end to end on the session's Ray (2 CPUs): real trials, each a training job,
+with MLflow, Optuna's study and the model registry."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from mlcore import _jobs, _registry, _search_space, _tuning_record
+from mlcore.errors import MLCoreError
+from mlcore.sagemaker import Estimator
+from mlcore.sagemaker.tuner import (
+    CategoricalParameter,
+    ContinuousParameter,
+    HyperparameterTuner,
+    IntegerParameter,
+    WarmStartConfig,
+    WarmStartTypes,
+)
+
+pytestmark = pytest.mark.integration
+SCRIPTS = Path(__file__).parent / "scripts"
+XGB = {"num_round": 20, "objective": "binary:logistic", "eval_metric": "auc", "seed": 1}
+
+
+def _inputs(data_dir) -> dict:
+    return {"train": str(data_dir / "train.csv"), "validation": str(data_dir / "validation.csv")}
+
+
+def _intervals(jobs: list[str]) -> list[tuple[float, float]]:
+    """When each training job existed: created .. its last status change."""
+    out = []
+    for name in jobs:
+        rec = _jobs.load(name, liveness=False)
+        t = rec.SecondaryStatusTransitions
+        out.append((t[0]["StartTime"], t[-1]["StartTime"]))
+    return out
+
+
+def _reported_rounds(record, job: str) -> list[int]:
+    """The rounds the trial reported to Ray Tune (its result.json)."""
+    path = Path(record.ExperimentPath) / job / "result.json"
+    return [json.loads(line)["round"] for line in path.read_text().splitlines() if line.strip()]
+
+
+def _wait_cpus_free(ray, want: float, timeout: float = 60) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        free = ray.available_resources().get("CPU", 0)
+        if free >= want:
+            return free
+        time.sleep(0.5)
+    return ray.available_resources().get("CPU", 0)
+
+
+@pytest.fixture(scope="module")
+def xgb_tuning(ray_session, data_dir):
+    """A Bayesian tuning job of the built-in XGBoost: 4 training jobs, 2 at a time; the
+    estimator is a spot job, whose settings every trial must carry."""
+    est = Estimator(algorithm="xgboost", instance_count=1, hyperparameters=XGB,
+                    use_spot_instances=True, max_run=1800, max_wait=3600, checkpoint_frequency=5)
+    tuner = HyperparameterTuner(
+        est, "validation:auc", {"eta": ContinuousParameter(0.05, 0.5, "Logarithmic"),
+                                "max_depth": IntegerParameter(2, 6)},
+        max_jobs=4, max_parallel_jobs=2, random_seed=5, base_tuning_job_name="xgb")
+    tuner.fit(_inputs(data_dir), logs=False)
+    return tuner
+
+
+def test_bayesian_tuning_job_end_to_end(xgb_tuning, ray_session):
+    import mlflow
+    import optuna
+
+    from mlcore import _session
+
+    desc = xgb_tuning.describe()
+    name = desc["HyperParameterTuningJobName"]
+    assert desc["HyperParameterTuningJobStatus"] == "Completed", desc["FailureReason"]
+    assert desc["TrainingJobStatusCounters"] == {"Completed": 4}
+    jobs = desc["TrainingJobs"]
+    assert len(jobs) == len(set(jobs)) == 4
+
+    df = xgb_tuning.analytics().dataframe()
+    assert list(df.columns[:6]) == ["TrainingJobName", "TrainingJobStatus", "FinalObjectiveValue",
+                                    "TrainingStartTime", "TrainingEndTime", "TrainingElapsedTimeSeconds"]
+    assert sorted(df.TrainingJobName) == sorted(jobs) and {"eta", "max_depth"} <= set(df.columns)
+    assert df.eta.between(0.05, 0.5).all() and df.max_depth.between(2, 6).all()
+    top = df.loc[df.FinalObjectiveValue.idxmax()]
+    assert xgb_tuning.best_training_job() == top.TrainingJobName
+    assert desc["BestTrainingJob"]["FinalObjectiveValue"] == pytest.approx(top.FinalObjectiveValue)
+    best = xgb_tuning.best_estimator()
+    assert best.training_job_analytics_metrics()["validation:auc"] == pytest.approx(top.FinalObjectiveValue)
+
+    for job in jobs:  # each trial is a training job of the estimator, spot settings included
+        spec = _jobs.load(job).Spec
+        assert spec["use_spot_instances"] is True and spec["max_wait"] == 3600
+        assert spec["hyperparameters"]["num_round"] == 20
+
+    # MLflow: one parent run, the training jobs as its children, results and plots logged.
+    client = mlflow.MlflowClient(_session.tracking_uri())
+    parent = desc["MlflowRunId"]
+    children = client.search_runs([client.get_run(parent).info.experiment_id],
+                                  f"tags.`mlflow.parentRunId` = '{parent}'")
+    assert sorted(r.info.run_name for r in children) == sorted(jobs)
+    logged = {a.path for a in client.list_artifacts(parent, "tuning")}
+    assert {"tuning/results.csv", "tuning/optimization_history.png"} <= logged, logged
+    for label in ("results", "optimization_history", "param_importances", "parallel_coordinate"):
+        assert os.path.getsize(desc["Artifacts"][label]) > 100, label
+
+    # The Optuna study is persisted and holds exactly these 4 evaluations.
+    study = optuna.load_study(study_name=name, storage=desc["StudyUri"])
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert sorted(t.value for t in done) == pytest.approx(sorted(df.FinalObjectiveValue))
+
+    # The best model is registered (PendingManualApproval, as SageMaker's default).
+    reg = desc["RegisteredModel"]
+    pkg = _registry.describe(reg["ModelPackageGroupName"], reg["Version"])
+    assert pkg.job_name == top.TrainingJobName and pkg.approval_status == "PendingManualApproval"
+
+    peak = _search_space.max_concurrency(_intervals(jobs))
+    assert 1 <= peak <= 2, peak
+    assert _wait_cpus_free(ray_session, 2) == 2
+
+
+def test_warm_start_same_space_and_parallel_cap(xgb_tuning, data_dir):
+    """The parents' trials are in the new study before its first trial (TPE sees them), and
+    max_parallel_jobs=1 holds on a cluster with room for two such jobs."""
+    import optuna
+
+    parent = xgb_tuning.latest_tuning_job.name
+    est = Estimator(algorithm="xgboost", instance_count=1, hyperparameters=XGB)
+    tuner = HyperparameterTuner(
+        est, "validation:auc", {"eta": ContinuousParameter(0.05, 0.5, "Logarithmic"),
+                                "max_depth": IntegerParameter(2, 6)},
+        max_jobs=3, max_parallel_jobs=1, random_seed=7,
+        warm_start_config=WarmStartConfig(WarmStartTypes.IDENTICAL_DATA_AND_ALGORITHM, {parent}))
+    tuner.fit(_inputs(data_dir), logs=False)
+    desc = tuner.describe()
+    assert desc["HyperParameterTuningJobStatus"] == "Completed", desc["FailureReason"]
+    assert desc["WarmStartNotes"][0].startswith(f"warm start: 4 of 4 parent trial(s) from {parent}")
+    study = optuna.load_study(study_name=desc["HyperParameterTuningJobName"], storage=desc["StudyUri"])
+    seeded = [t for t in study.trials if "warm_start_parent_job" in t.user_attrs]
+    parent_df = xgb_tuning.analytics().dataframe()
+    assert sorted(t.value for t in seeded) == pytest.approx(sorted(parent_df.FinalObjectiveValue))
+    assert min(t.number for t in study.trials if t not in seeded) > max(t.number for t in seeded)
+    assert len(study.trials) == 4 + 3
+    assert _search_space.max_concurrency(_intervals(desc["TrainingJobs"])) == 1
+
+
+def test_warm_start_with_a_changed_search_space(xgb_tuning, data_dir):
+    """TransferLearning from a parent that tuned other things: max_depth is no longer tuned,
+    eta is re-ranged (some parent values fall outside), subsample is new."""
+    import optuna
+
+    parent = xgb_tuning.latest_tuning_job.name
+    parent_df = xgb_tuning.analytics().dataframe()
+    est = Estimator(algorithm="xgboost", instance_count=1, hyperparameters={**XGB, "max_depth": 4})
+    new_eta = (0.05, float(parent_df.eta.median()))
+    tuner = HyperparameterTuner(
+        est, "validation:auc", {"eta": ContinuousParameter(*new_eta),
+                                "subsample": ContinuousParameter(0.5, 1.0)},
+        max_jobs=1, random_seed=3,
+        warm_start_config=WarmStartConfig(WarmStartTypes.TRANSFER_LEARNING, [parent]))
+    tuner.fit(_inputs(data_dir), logs=False)
+    desc = tuner.describe()
+    assert desc["HyperParameterTuningJobStatus"] == "Completed", desc["FailureReason"]
+    inside = parent_df[parent_df.eta <= new_eta[1]]
+    notes = "\n".join(desc["WarmStartNotes"])
+    assert f"warm start: {len(inside)} of 4 parent trial(s)" in notes
+    assert "no longer tuned, dropped from the parents' trials: max_depth" in notes
+    assert f"eta: {4 - len(inside)} parent value(s) outside the new range" in notes
+    assert "new hyperparameter(s) the parents never tried: subsample" in notes
+    study = optuna.load_study(study_name=desc["HyperParameterTuningJobName"], storage=desc["StudyUri"])
+    seeded = [t for t in study.trials if "warm_start_parent_job" in t.user_attrs]
+    assert sorted(t.params["eta"] for t in seeded) == pytest.approx(sorted(inside.eta))
+    assert all(set(t.params) == {"eta"} for t in seeded)
+    assert len([t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]) == len(inside) + 1
+
+
+def _curve_estimator(**hp):
+    return Estimator(entry_point="curve.py", source_dir=str(SCRIPTS), instance_count=1,
+                     hyperparameters={"epochs": 12, "epoch_seconds": 0.3, **hp},
+                     metric_definitions=[{"Name": "score", "Regex": r"objective=([-0-9.]+)"}])
+
+
+def test_early_stopping_and_a_failing_trial(ray_session, tmp_path):
+    """Grid over six curve levels with ASHA: the best curve finishes, the poor ones stop
+    before their last epoch, the failing one is recorded Failed, and the job goes on."""
+    qualities = [0.9, 0.8, 0.2, -1.0, 0.1, 0.15]
+    tuner = HyperparameterTuner(_curve_estimator(), "score", {"quality": CategoricalParameter(qualities)},
+                                strategy="Grid", max_jobs=6, max_parallel_jobs=2,
+                                early_stopping_type="Auto")
+    tuner.fit({"train": str(SCRIPTS / "curve.py")}, logs=False)
+    desc = tuner.describe()
+    rec = _tuning_record.load(desc["HyperParameterTuningJobName"])
+    assert desc["HyperParameterTuningJobStatus"] == "Completed", desc["FailureReason"]
+    df = tuner.analytics().dataframe().set_index("quality")
+    assert sorted(df.index) == sorted(qualities)
+    assert df.loc[0.9, "TrainingJobStatus"] == "Completed"
+    assert df.loc[-1.0, "TrainingJobStatus"] == "Failed"
+    assert "curve.py was told to fail" in df.loc[-1.0, "FailureReason"]
+    stopped = df[df.TrainingJobStatus == "Stopped"]
+    # The three poor curves reach each rung after a better one set its cutoff (0.8 may be
+    # stopped too when it runs beside 0.9, which is ASHA doing its job).
+    assert {0.1, 0.15, 0.2} <= set(stopped.index), df[["TrainingJobStatus", "FinalObjectiveValue"]]
+    for q, row in stopped.iterrows():
+        rounds = _reported_rounds(rec, row.TrainingJobName)
+        assert max(rounds) < 12, (q, rounds)  # stopped before its last epoch, by its reports
+        assert q < 0.9
+        assert "stopped by the tuner" in row.FailureReason
+    assert tuner.best_training_job() == df.loc[0.9, "TrainingJobName"]
+    assert _wait_cpus_free(ray_session, 2) == 2  # stopped jobs released their workers
+
+
+def test_all_trials_failing_fails_the_job_with_the_first_cause(ray_session):
+    tuner = HyperparameterTuner(_curve_estimator(), "score", {"quality": CategoricalParameter([-1.0, -2.0])},
+                                strategy="Grid", max_jobs=2, max_parallel_jobs=2)
+    with pytest.raises(MLCoreError) as err:
+        tuner.fit({"train": str(SCRIPTS / "curve.py")}, logs=False)
+    text = str(err.value)
+    assert "no training job completed with an objective value (2 ran)" in text
+    assert "curve.py was told to fail (quality=-" in text
+    assert tuner.describe()["HyperParameterTuningJobStatus"] == "Failed"
+
+
+def test_cli_tune_refuses_a_bad_spec(tmp_path):
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: TuningJob\nestimator: {algorithm: xgboost, inputs: {train: x.csv}}\n"
+                   "objective_metric_name: validation:auc\nhyperparameter_ranges:\n"
+                   "  eta: {type: Continuous, min_value: 0.9, max_value: 0.1}\n")
+    out = subprocess.run([sys.executable, "-m", "mlcore.cli", "tune", str(bad)], capture_output=True, text=True)
+    assert out.returncode == 2, out.stderr
+    assert "hyperparameter_ranges.eta: min_value (0.9) is greater than max_value (0.1)" in out.stderr
+    assert "Traceback" not in out.stderr
+    ok = subprocess.run([sys.executable, "-m", "mlcore.cli", "validate", "configs/tuning.yaml"],
+                        capture_output=True, text=True, cwd=Path(__file__).parent.parent)
+    assert ok.returncode == 0 and "valid TuningJob" in ok.stdout, ok.stderr
