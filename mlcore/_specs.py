@@ -67,6 +67,13 @@ class RegisterSpec(_Spec):
     description: str | None = Field(None, description="Version description.")
 
 
+def tag_dict(v: Any) -> Any:
+    """Tags as ``{key: value}``; SageMaker's ``[{"Key": k, "Value": v}]`` is accepted."""
+    if isinstance(v, list):
+        return {t["Key"]: t["Value"] for t in v if isinstance(t, dict) and "Key" in t}
+    return v
+
+
 def _check_instance_type(v: str) -> str:
     try:
         _instances.lookup(v)
@@ -165,9 +172,7 @@ class TrainingJob(_Spec):
     @field_validator("tags", mode="before")
     @classmethod
     def _tag_list(cls, v: Any) -> Any:
-        if isinstance(v, list):  # SageMaker's [{"Key": k, "Value": v}]
-            return {t["Key"]: t["Value"] for t in v if isinstance(t, dict) and "Key" in t}
-        return v
+        return tag_dict(v)
 
     @field_validator("instance_type")
     @classmethod

@@ -11,50 +11,47 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from mlcore._specs import ApprovalStatus, HyperparameterValue, TrainingJob, _Spec
+from mlcore._specs import ApprovalStatus, HyperparameterValue, TrainingJob, _Spec, tag_dict
 
 
-class ContinuousRange(_Spec):
-    """A real-valued hyperparameter between min_value and max_value."""
+class _NumericRange(_Spec):
+    """What Continuous and Integer ranges share: bounds and the sampling scale."""
 
-    type: Literal["Continuous"] = Field("Continuous", description="Range kind.")
     min_value: float = Field(description="Lowest value tried.")
     max_value: float = Field(description="Highest value tried.")
-    scaling_type: Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"] = Field(
-        "Auto", description="How values are spread: Auto is Logarithmic when the range spans "
-        "more than a factor of 100 and starts above 0, else Linear.")
+    scaling_type: Literal["Auto", "Linear", "Logarithmic"] = Field(
+        "Auto", description="How values are spread: Auto is Logarithmic when the range spans a "
+        "factor of 100 or more and starts above 0, else Linear.")
 
     @model_validator(mode="after")
-    def _bounds(self) -> ContinuousRange:
-        _check_bounds(self.min_value, self.max_value, self.scaling_type)
+    def _bounds(self):
+        if self.min_value > self.max_value:
+            raise ValueError(f"min_value ({self.min_value}) is greater than max_value "
+                             f"({self.max_value}); swap them")
+        if self.scaling_type == "Logarithmic" and self.min_value <= 0:
+            raise ValueError(f"scaling_type Logarithmic needs min_value > 0; got {self.min_value}. "
+                             "Raise min_value or use Linear")
         return self
 
     def log(self) -> bool:
-        """Sample on a log scale? (ReverseLogarithmic is treated as Linear, and said so.)"""
+        """Sample on a log scale?"""
         if self.scaling_type == "Auto":
             return self.min_value > 0 and self.max_value / self.min_value >= 100
         return self.scaling_type == "Logarithmic"
 
 
-class IntegerRange(_Spec):
+class ContinuousRange(_NumericRange):
+    """A real-valued hyperparameter between min_value and max_value."""
+
+    type: Literal["Continuous"] = Field("Continuous", description="Range kind.")
+
+
+class IntegerRange(_NumericRange):
     """An integer hyperparameter between min_value and max_value (both included)."""
 
     type: Literal["Integer"] = Field("Integer", description="Range kind.")
     min_value: int = Field(description="Lowest value tried.")
     max_value: int = Field(description="Highest value tried.")
-    scaling_type: Literal["Auto", "Linear", "Logarithmic"] = Field(
-        "Auto", description="Auto is Logarithmic when the range spans more than a factor of "
-        "100 and starts above 0, else Linear.")
-
-    @model_validator(mode="after")
-    def _bounds(self) -> IntegerRange:
-        _check_bounds(self.min_value, self.max_value, self.scaling_type)
-        return self
-
-    def log(self) -> bool:
-        if self.scaling_type == "Auto":
-            return self.min_value > 0 and self.max_value / self.min_value >= 100
-        return self.scaling_type == "Logarithmic"
 
 
 class CategoricalRange(_Spec):
@@ -73,14 +70,6 @@ class CategoricalRange(_Spec):
 
 ParameterRange = Annotated[ContinuousRange | IntegerRange | CategoricalRange,
                            Field(discriminator="type")]
-
-
-def _check_bounds(low: float, high: float, scaling: str) -> None:
-    if low > high:
-        raise ValueError(f"min_value ({low}) is greater than max_value ({high}); swap them")
-    if scaling == "Logarithmic" and low <= 0:
-        raise ValueError(f"scaling_type Logarithmic needs min_value > 0; got {low}. Raise "
-                         "min_value or use Linear")
 
 
 class WarmStartSpec(_Spec):
@@ -157,9 +146,7 @@ class TuningJob(_Spec):
     @field_validator("tags", mode="before")
     @classmethod
     def _tag_list(cls, v: Any) -> Any:
-        if isinstance(v, list):
-            return {t["Key"]: t["Value"] for t in v if isinstance(t, dict) and "Key" in t}
-        return v
+        return tag_dict(v)
 
     def maximize(self) -> bool:
         return self.objective_type == "Maximize"

@@ -10,7 +10,7 @@ PUBLIC = [
     "mlcore.instances", "mlcore.cli", "mlcore.sagemaker", "mlcore.sagemaker.estimator",
     "mlcore.sagemaker.inputs", "mlcore.sagemaker.serializers", "mlcore.sagemaker.deserializers",
     "mlcore.sagemaker.image_uris", "mlcore.sagemaker.session", "mlcore.sagemaker.predictor",
-    "mlcore.sagemaker.pytorch", "algorithms", "parallel", "parallel.context", "parallel.lm", "serving",
+    "mlcore.sagemaker.pytorch", "mlcore.sagemaker.tuner", "algorithms", "parallel", "parallel.context", "parallel.lm", "serving",
 ]
 
 

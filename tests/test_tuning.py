@@ -242,3 +242,35 @@ def test_cli_tune_refuses_a_bad_spec(tmp_path):
     ok = subprocess.run([sys.executable, "-m", "mlcore.cli", "validate", "configs/tuning.yaml"],
                         capture_output=True, text=True, cwd=Path(__file__).parent.parent)
     assert ok.returncode == 0 and "valid TuningJob" in ok.stdout, ok.stderr
+
+
+def test_stop_ends_the_tuning_job_and_its_running_trials(ray_session):
+    tuner = HyperparameterTuner(_curve_estimator(epochs=60), "score", {"quality": ContinuousParameter(0.1, 0.9)},
+                                strategy="Random", max_jobs=6, max_parallel_jobs=2, random_seed=1)
+    tuner.fit({"train": str(SCRIPTS / "curve.py")}, wait=False, logs=False)
+    name = tuner.latest_tuning_job.name
+
+    def training():  # a trial whose script has printed a metric: its workers are running
+        import mlflow
+
+        from mlcore import _session
+
+        client = mlflow.MlflowClient(_session.tracking_uri())
+        jobs = _tuning_record.load(name).TrainingJobs if _tuning_record.exists(name) else []
+        recs = [_jobs.load(j) for j in jobs if _jobs.exists(j)]
+        return [r for r in recs if r.MlflowRunId and client.get_metric_history(r.MlflowRunId, "score")]
+
+    deadline = time.monotonic() + 120
+    while not training() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert training(), "no trial started training"
+    HyperparameterTuner.attach(name).stop()  # from another handle, as another process would
+    desc = tuner.wait()
+    assert desc["HyperParameterTuningJobStatus"] == "Stopped"
+    jobs = desc["TrainingJobs"]
+    assert 1 <= len(jobs) < 6
+    for job in jobs:
+        rec = _jobs.load(job)
+        assert rec.TrainingJobStatus == "Stopped", (job, rec.TrainingJobStatus, rec.FailureReason)
+        assert "stopped by the tuner" in rec.FailureReason
+    assert _wait_cpus_free(ray_session, 2) == 2

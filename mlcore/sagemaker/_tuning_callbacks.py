@@ -12,7 +12,8 @@ import time
 from ray import tune
 
 from mlcore import _jobs, _search_space, _tracking, _tuning_record
-from mlcore.sagemaker._tuning import OBJECTIVE, ROUND, job_of, say
+from mlcore.sagemaker._tuning import say
+from mlcore.sagemaker._tuning_trial import OBJECTIVE, ROUND, job_of
 
 log = logging.getLogger("mlcore")
 

@@ -65,6 +65,10 @@ def finish(spec: TuningJob, record: _tuning_record.TuningRecord) -> _tuning_reco
         counters[r["TrainingJobStatus"]] = counters.get(r["TrainingJobStatus"], 0) + 1
     top = best(rows, spec.maximize())
     now = time.time()
+    if top is None and record.StopRequested:
+        _tracking.end_run(record.MlflowRunId, "Stopped")
+        return record.update(HyperParameterTuningJobStatus="Stopped", TrainingJobStatusCounters=counters,
+                             HyperParameterTuningEndTime=now)
     if top is None:
         failed = [r for r in rows if r["FailureReason"]]
         first = (f"{failed[0]['TrainingJobName']}: {failed[0]['FailureReason']}" if failed

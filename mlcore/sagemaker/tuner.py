@@ -112,6 +112,7 @@ class HyperparameterTuner:
             "completion_criteria_config": crit.model_dump() if crit else None,
             "tags": tags or {}})
         self.latest_tuning_job: _TuningJobHandle | None = None
+        self._attached = False
 
     @classmethod
     def from_spec(cls, spec: TuningJob) -> HyperparameterTuner:
@@ -120,6 +121,7 @@ class HyperparameterTuner:
         tuner.base_tuning_job_name = None
         tuner._spec = spec.model_copy(deep=True)
         tuner.latest_tuning_job = None
+        tuner._attached = False
         return tuner
 
     @property
@@ -132,6 +134,7 @@ class HyperparameterTuner:
         rec = _tuning_record.load(tuning_job_name)
         tuner = cls.from_spec(TuningJob.model_validate(rec.Spec))
         tuner.latest_tuning_job = _TuningJobHandle(tuning_job_name)
+        tuner._attached = True
         return tuner
 
     def fit(self, inputs=None, job_name: str | None = None, wait: bool = True, logs: bool = True, **_ignored):
@@ -139,11 +142,10 @@ class HyperparameterTuner:
         spec = self._spec.model_copy(deep=True)
         if inputs is not None:
             spec.estimator.inputs = _channels(inputs)
-        resume = self.latest_tuning_job is not None and job_name is None
+        resume = self._attached and job_name is None  # attach(name).fit() resumes name
         name = self.latest_tuning_job.name if resume else job_name
-        if resume:
-            _tuning.check_resumable(name)
         name = _tuning.prepare(spec, name, self.base_tuning_job_name, resume=resume)
+        self._attached = False
         handle = _TuningJobHandle(name)
         self.latest_tuning_job = handle
         if not wait:

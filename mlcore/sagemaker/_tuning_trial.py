@@ -1,0 +1,140 @@
+"""The trial side of a tuning job: what runs in each Ray Tune trial actor.
+
+A trial runs one training job of the estimator (:func:`_runner.run`) and passes the job's
+objective to Tune with its round as the job reports it. Its stop is graceful: the training
+job is aborted through Ray Train's controller before the actor goes (see :func:`trainable`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from mlcore import _jobs, _session, constants
+from mlcore._specs import TrainingJob
+from mlcore.errors import MLCoreError
+from mlcore.sagemaker import _runner
+
+OBJECTIVE, ROUND = "objective", "round"  # the keys trials report to Tune
+
+
+# --- names ------------------------------------------------------------------------------
+class TrialNamer:
+    """SageMaker's ``<tuning job>-<NNN>-<id>`` names for trials. Tune keeps a trial's name
+    across a resume; the count lives in this process (Tune copies the namer) and starts
+    after the trials the record already lists."""
+
+    _counts: dict[str, int] = {}
+
+    def __init__(self, tuning: str, start: int = 0):
+        self.tuning = tuning
+        TrialNamer._counts[tuning] = max(start, TrialNamer._counts.get(tuning, 0))
+
+    def __call__(self, trial) -> str:
+        n = TrialNamer._counts[self.tuning] = TrialNamer._counts.get(self.tuning, 0) + 1
+        return f"{self.tuning}-{n:03d}-{hashlib.sha1(trial.trial_id.encode()).hexdigest()[:8]}"
+
+
+def job_of(trial) -> str:
+    """The training job of a Tune trial (its name)."""
+    return trial.custom_trial_name or str(trial)
+
+
+class _Reporter:
+    """Passes each new objective value of the training job to Tune, with its round."""
+
+    def __init__(self, objective: str, job_name: str):
+        self.objective, self.job_name = objective, job_name
+        self.last_round = 0
+        self.stopped = False
+
+    def __call__(self, rows: list[tuple[str, float, int]]) -> None:
+        from ray import tune
+
+        for key, value, step in rows:
+            if self.stopped or key != self.objective or step <= self.last_round:
+                continue
+            try:
+                tune.report({OBJECTIVE: value, ROUND: step, "job_name": self.job_name})
+            except SystemExit:  # Tune's way to end a stopped trial; it ends this actor next
+                self.stopped = True
+                return
+            self.last_round = step
+
+    def final(self, record: _jobs.JobRecord) -> None:
+        from ray import tune
+
+        status = record.TrainingJobStatus
+        if status == "Failed":
+            raise MLCoreError(f"training job {record.TrainingJobName} failed: {record.FailureReason}")
+        value = record.FinalMetrics.get(self.objective)
+        if value is None:
+            raise MLCoreError(
+                f"training job {record.TrainingJobName} {status.lower()} without reporting the "
+                f"objective metric {self.objective!r} (it reported: "
+                f"{', '.join(sorted(record.FinalMetrics)) or 'nothing'})")
+        if not self.stopped:
+            try:
+                tune.report({OBJECTIVE: value, ROUND: max(self.last_round, 1),
+                             "job_name": self.job_name, "job_status": status})
+            except SystemExit:
+                pass
+
+
+def trial(config: dict, context: dict, should_stop=None) -> None:
+    """One trial: the estimator's training job with ``config``'s hyperparameters. A job that
+    already completed (the driver died after it ended) is reported, not trained again; one
+    that was cut off resumes from its own checkpoints."""
+    from ray import tune
+
+    _session.adopt(context["session"])
+    name = tune.get_context().get_trial_name()
+    spec = TrainingJob.model_validate(context["estimator"])
+    spec.hyperparameters = {**spec.hyperparameters, **config}
+    spec.tags = {**spec.tags, "mlflow.parentRunId": context["parent_run_id"],
+                 "mlcore.tuning_job": context["tuning"]}
+    reporter = _Reporter(context["objective"], name)
+    previous = _jobs.load(name, liveness=False) if _jobs.exists(name) else None
+    if previous is not None and previous.TrainingJobStatus == "Completed":
+        reporter.final(previous)
+        return
+    algo, _ = _runner.prepare(spec, name, "trial", resume=previous is not None)
+    record = _runner.run(spec, algo, name, logs=False, on_metrics=reporter, previous=previous,
+                         should_stop=lambda: should_stop() if should_stop else None)
+    if record.TrainingJobStatus == "Stopped" and should_stop and should_stop():
+        return  # Tune stopped this trial; it takes no more reports
+    reporter.final(record)
+
+
+def trainable():
+    """A Tune function trainable for :func:`trial` whose stop lets the training job end
+    cleanly: Tune's own stop ends the trial actor at once, and a Ray Train run whose driver
+    dies keeps its placement group (its cleaner needs Ray's dashboard), so the CPUs leak."""
+    from ray.train._internal.session import get_session
+    from ray.tune.result import RESULT_DUPLICATE
+    from ray.tune.trainable.function_trainable import FunctionTrainable
+
+    class TrialTrainable(FunctionTrainable):
+        def setup(self, config, context=None):
+            self._context = context
+            self._stop_reason: str | None = None
+            super().setup(config)
+
+        def _trainable_func(self, config):
+            trial(config, self._context, lambda: self._stop_reason)
+            if self._stop_reason is None:
+                # As Tune's own function wrapper does: tell the controller the function ended.
+                get_session().report({RESULT_DUPLICATE: True})
+
+        def cleanup(self):
+            session = get_session()
+            thread = getattr(session, "training_thread", None)
+            if session is not None and session.training_started and thread.is_alive():
+                self._stop_reason = ("stopped by the tuner: early stopping (ASHA) ranked it behind "
+                                     "the other trials at a rung, or the tuning job ended")
+                session.stop_event.set()  # a report waiting on Tune returns (SystemExit)
+                session.continue_lock.release()
+                thread.join(timeout=constants.get("MLCORE_TRIAL_STOP_TIMEOUT_S"))
+            super().cleanup()
+
+    TrialTrainable.__name__ = TrialTrainable.__qualname__ = "trial"
+    return TrialTrainable
