@@ -47,6 +47,8 @@ def _tuner(ranges, objective="validation:auc", **kw):
      "hyperparameter_ranges.num_round", "also a fixed hyperparameter"),
     ({"eta": ContinuousParameter(0.1, 0.3)}, "validation:auc", {"max_parallel_jobs": 9},
      "max_parallel_jobs", "more than max_jobs"),
+    ({"max_depth": IntegerParameter(2, 9)}, "validation:auc", {"strategy": "Grid"},
+     "max_jobs", "the grid has 8 combinations but max_jobs is 4"),
 ])
 def test_bad_tuning_jobs_are_refused_before_any_trial(ranges, objective, kw, path, words):
     from mlcore.sagemaker import _tuning

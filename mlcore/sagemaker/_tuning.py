@@ -35,6 +35,11 @@ EXPERIMENT = "tune"  # Ray Tune's experiment folder under <output>/<tuning job>
 def check(spec: TuningJob) -> None:
     """Refuse, before any trial starts, what no trial could run: a range the algorithm
     refuses, an unknown hyperparameter, an objective the estimator never reports."""
+    size = _search_space.grid_size(spec.hyperparameter_ranges) if spec.strategy == "Grid" else 0
+    if size > spec.max_jobs:
+        raise SpecError(f"max_jobs: the grid has {size} combinations but max_jobs is "
+                        f"{spec.max_jobs}; raise max_jobs or shrink the ranges",
+                        [("max_jobs", "smaller than the grid")])
     est = spec.estimator
     if est.entry_point:
         from mlcore.sagemaker import _script_mode
@@ -275,10 +280,6 @@ def _tuner(spec: TuningJob, record, resume: bool, logs: bool):
     parallel = concurrency(spec)
     searcher = _searcher(spec, record.StudyUri, parallel)
     samples = 1 if grid else spec.max_jobs
-    if grid and _search_space.grid_size(spec.hyperparameter_ranges) > spec.max_jobs:
-        raise SpecError(f"max_jobs: the grid has {_search_space.grid_size(spec.hyperparameter_ranges)} "
-                        f"combinations but max_jobs is {spec.max_jobs}; raise max_jobs or shrink "
-                        "the ranges", [("max_jobs", "smaller than the grid")])
     return tune.Tuner(
         wrapped, param_space=param_space,
         tune_config=tune.TuneConfig(
