@@ -142,7 +142,7 @@ def _trials_to_target(searcher, n: int, target: float) -> int:
     for i in range(1, n + 1):
         cfg = searcher.suggest(f"t{i}")
         value = _branin(cfg["x"], cfg["y"])
-        searcher.on_trial_complete(f"t{i}", {"objective": value})
+        searcher.on_trial_complete(f"t{i}", {"objective": value, "job_status": "Completed"})
         if value <= target:
             return i
     return n + 1
@@ -182,3 +182,20 @@ def _random_trials_to_target(cls, seed: int, target: float, n: int = 60) -> int:
         if _branin(cfg["x"], cfg["y"]) <= target:
             return i
     return n + 1
+
+
+def test_a_trial_the_tuner_stopped_is_pruned_not_completed():
+    """Tune hands the searcher a stopped trial's last (early-round) result; TPE must not take
+    it for the configuration's final value."""
+    from mlcore.sagemaker import _tuning
+
+    spec = _tuner({"eta": ContinuousParameter(0.05, 0.5)}).spec.model_copy(update={"name": "pruned"})
+    opt = _tuning._searcher(spec, None, 1)
+    opt.suggest("a")
+    opt.on_trial_result("a", {"objective": 0.61, "training_iteration": 3})
+    opt.on_trial_complete("a", {"objective": 0.61, "training_iteration": 3})  # stopped at round 3
+    opt.suggest("b")
+    opt.on_trial_complete("b", {"objective": 0.93, "training_iteration": 20, "job_status": "Completed"})
+    trials = opt._ot_study.trials
+    assert [t.state.name for t in trials] == ["PRUNED", "COMPLETE"]
+    assert trials[0].intermediate_values == {3: 0.61} and trials[1].value == 0.93

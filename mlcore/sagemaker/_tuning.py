@@ -146,7 +146,8 @@ def _searcher(spec: TuningJob, study_uri: str | None, parallel: int):
         # (Tune's max_concurrent_trials only caps a Searcher; this generator caps itself.)
         return BasicVariantGenerator(random_state=spec.random_seed, max_concurrent=parallel)
     import optuna
-    from ray.tune.search.optuna import OptunaSearch
+
+    from mlcore.sagemaker._tuning_callbacks import OptunaSearch
 
     # n_startup_trials: random trials before TPE models the space (Optuna's default is 10,
     # half of a 20-job budget); warm-start trials count towards it.

@@ -10,6 +10,7 @@ import logging
 import time
 
 from ray import tune
+from ray.tune.search.optuna import OptunaSearch as _OptunaSearch
 
 from mlcore import _jobs, _search_space, _tracking, _tuning_record
 from mlcore.sagemaker._tuning import say
@@ -90,6 +91,21 @@ def _close(job: str, status: str, reason: str) -> None:
             _tracking.end_run(rec.MlflowRunId, status)
         except Exception:
             log.exception("could not close MLflow run %s", rec.MlflowRunId)
+
+
+class OptunaSearch(_OptunaSearch):
+    """Ray Tune's OptunaSearch, except that a trial the tuner stopped is PRUNED.
+
+    Tune hands the searcher a stopped trial's last result, and OptunaSearch would record its
+    objective at that early round as the configuration's final value (COMPLETE): TPE would
+    then compare a round-16 value with other trials' round-150 values. A pruned trial keeps
+    its intermediate values and ranks below the completed ones, as Optuna's own pruners do.
+    """
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
+        if result is not None and not error and not result.get("job_status"):
+            result = None  # no final value: PRUNED
+        super().on_trial_complete(trial_id, result, error)
 
 
 class Stopper(tune.Stopper):
