@@ -57,8 +57,10 @@ class Recorder(tune.Callback):
         value = rec.FinalMetrics.get(self.objective)
         shown = f"{self.objective}={value:.6g}" if value is not None and rec.TrainingJobStatus == "Completed" \
             else (rec.FailureReason or "")[:160]
-        done = len(_tuning_record.load(self.tuning).TrainingJobs)
-        say(f"[{self.tuning}] {done}/{self.max_jobs} {job} {rec.TrainingJobStatus}: {shown}", self.logs)
+        jobs = _tuning_record.load(self.tuning).TrainingJobs
+        done = sum(_jobs.exists(j) and _jobs.load(j, liveness=False).TrainingJobStatus != "InProgress"
+                   for j in jobs)
+        say(f"[{self.tuning}] {done}/{self.max_jobs} done; {job} {rec.TrainingJobStatus}: {shown}", self.logs)
 
 
 def _error_text(trial) -> str:
