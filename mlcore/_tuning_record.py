@@ -90,7 +90,9 @@ def _raw(name: str) -> dict:
 
 def load(name: str) -> TuningRecord:
     known = TuningRecord.__dataclass_fields__
-    return TuningRecord(**{k: v for k, v in _raw(name).items() if k in known})
+    # A name just claimed holds only the claim until the record is first saved.
+    return TuningRecord(**{"HyperParameterTuningJobName": name,
+                           **{k: v for k, v in _raw(name).items() if k in known}})
 
 
 def exists(name: str) -> bool:

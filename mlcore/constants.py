@@ -50,6 +50,10 @@ ENV_VARS: dict[str, EnvVar] = {
                "from); Tune's default adapts to up to minutes."),
         EnvVar("MLCORE_TRIAL_STOP_TIMEOUT_S", float, 120.0,
                "Seconds a stopped tuning trial waits for its training job to abort cleanly."),
+        EnvVar("MLCORE_ABORT_TIMEOUT_S", float, 5.0,
+               "Seconds Ray Train's graceful abort of a stopped job may take before its "
+               "controller is killed and its placement group removed (Ray Tune kills a stopping "
+               "trial after 10 s at the end of a tuning job)."),
         EnvVar("MLCORE_TORCH_EXTENSIONS_DIR", str, "",
                "Where DeepSpeed caches the C++ ops it compiles (~25 s each on first use) for "
                "workers; empty means $MLCORE_HOME/torch_extensions."),

@@ -141,15 +141,31 @@ def run(train_fn: Callable, config: dict, *, trainer: str, scaling_config, check
 
 
 def _abort(sink) -> bool:
-    """Ray Train's graceful abort, as its SIGINT handler does it; False if the controller is
-    not known yet (no worker has started)."""
+    """Ray Train's graceful abort, as its SIGINT handler does it; if that does not finish in
+    time, the controller is killed and the worker group's placement group removed (a Train
+    run whose controller dies keeps its placement group unless Ray's dashboard runs). False
+    if the run is not known yet (no worker has started)."""
+    from ray.util.placement_group import PlacementGroup, remove_placement_group
+
     try:
-        controller = ray.get(sink.controller.remote(), timeout=30)
-        if controller is None:
-            return False
-        ray.get(controller.abort.remote(), timeout=120)
-    except Exception as e:  # the run may have ended meanwhile
+        controller, pg = ray.get(sink.controller.remote(), timeout=30) or (None, None)
+    except Exception as e:
         log.info("aborting the training run: %s", e)
+        return True
+    if controller is None and pg is None:
+        return False
+    try:
+        ray.get(controller.abort.remote(), timeout=constants.get("MLCORE_ABORT_TIMEOUT_S"))
+        return True
+    except Exception as e:  # the run may have ended meanwhile, or the abort hangs
+        log.info("aborting the training run: %s; ending it by force", e)
+    try:
+        if controller is not None:
+            ray.kill(controller)
+        if pg:
+            remove_placement_group(PlacementGroup(ray.PlacementGroupID.from_hex(pg)))
+    except Exception as e:
+        log.info("ending the training run: %s", e)
     return True
 
 

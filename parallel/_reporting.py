@@ -38,7 +38,7 @@ class MetricsSink:
         """Called by rank 0 each time the worker group (re)starts; returns the count.
         ``controller``: the run's Ray Train controller, kept so the driver can abort it."""
         now = time.time()
-        self._controller = controller or self._controller
+        self._controller = controller or self._controller  # (actor handle, placement group id)
         self._attempts.append({"start": now, "last_seen": now, "restored_step": restored_step})
         return len(self._attempts)
 
@@ -101,15 +101,17 @@ class MetricsBuffer:
 
 
 def controller_handle():
-    """This run's Ray Train controller actor, from a worker. Ray Train V2 aborts a run
-    gracefully (worker group and placement group released) only through the controller, and
-    hands its handle to the driver only in a SIGINT handler; the worker's context has it."""
+    """``(controller, placement group id)`` of this run, from a worker. Ray Train V2 aborts a
+    run gracefully (worker group and placement group released) only through its controller,
+    and hands the controller to the driver only in a SIGINT handler; the worker's context has
+    it. The placement group is the fallback: removed by hand when the abort does not finish."""
     try:
         from ray.train.v2._internal.execution.context import get_train_context
 
-        return get_train_context().controller_actor
+        controller = get_train_context().controller_actor
     except Exception:  # an older or newer Ray: no graceful abort, the run ends with its owner
-        return None
+        controller = None
+    return controller, ray.get_runtime_context().get_placement_group_id()
 
 
 def report_checkpoint(metrics: dict, write: Callable[[str], None], final: bool = False) -> None:

@@ -228,6 +228,7 @@ def run(spec: TuningJob, name: str, resume: bool = False, logs: bool = True) -> 
             record.update(StudyUri=f"sqlite:///{study_dir / 'study.db'}")
         tuner = _tuner(spec, record, resume, logs)
         tuner.fit()
+        _close_leftovers(name)
         return _tuning_results.finish(spec, _tuning_record.load(name))
     except BaseException as exc:
         stopped = isinstance(exc, KeyboardInterrupt)
@@ -245,6 +246,18 @@ def run(spec: TuningJob, name: str, resume: bool = False, logs: bool = True) -> 
         if stopped:
             raise
         return record
+
+
+def _close_leftovers(name: str) -> None:
+    """Close training jobs a trial left InProgress: at the end of a run Ray Tune gives a
+    stopping trial 10 s before it kills it, which can come before its job recorded the stop."""
+    from mlcore import _jobs
+    from mlcore.sagemaker._tuning_callbacks import close
+
+    for job in _tuning_record.load(name).TrainingJobs:
+        if _jobs.exists(job) and _jobs.load(job, liveness=False).TrainingJobStatus == "InProgress":
+            close(job, "Stopped", "stopped by the tuner: the tuning job ended before this "
+                  "training job finished stopping")
 
 
 def _range_params(spec: TuningJob) -> dict:

@@ -39,14 +39,14 @@ class Recorder(tune.Callback):
         result = trial.last_result or {}
         job = self._job(trial)
         if not result.get("job_status"):  # Tune stopped it before its training job ended
-            _close(job, "Stopped", f"stopped by the tuner at round {result.get(ROUND)} "
+            close(job, "Stopped", f"stopped by the tuner at round {result.get(ROUND)} "
                    f"({self.objective}={result.get(OBJECTIVE)}): early stopping found it behind "
                    "the other trials at that round, or the tuning job ended")
         self._line(trial, job)
 
     def on_trial_error(self, iteration, trials, trial, **info):
         job = self._job(trial)
-        _close(job, "Failed", _error_text(trial))
+        close(job, "Failed", _error_text(trial))
         self._line(trial, job)
 
     def _line(self, trial, job: str) -> None:
@@ -76,7 +76,7 @@ def _error_text(trial) -> str:
     return lines[-1][:1000] if lines else "the trial ended with an error"
 
 
-def _close(job: str, status: str, reason: str) -> None:
+def close(job: str, status: str, reason: str) -> None:
     """Mark a training job that its trial left unfinished (its process was ended)."""
     if not _jobs.exists(job):
         return

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-from mlcore import _jobs, _session, constants
+from mlcore import _jobs, _session, _tuning_record, constants
 from mlcore._specs import TrainingJob
 from mlcore.errors import MLCoreError
 from mlcore.sagemaker import _runner
@@ -98,10 +98,19 @@ def trial(config: dict, context: dict, should_stop=None) -> None:
         reporter.final(previous)
         return
     algo, _ = _runner.prepare(spec, name, "trial", resume=previous is not None)
+    tuning = context["tuning"]
+
+    def stop_reason() -> str | None:  # asked about once a second by the job's watcher
+        if should_stop and should_stop():
+            return should_stop()
+        if _tuning_record.load(tuning).StopRequested:  # seen before Tune's own stop arrives
+            return f"stopped by the tuner: tuning job {tuning} was asked to stop"
+        return None
+
     record = _runner.run(spec, algo, name, logs=False, on_metrics=reporter, previous=previous,
-                         should_stop=lambda: should_stop() if should_stop else None)
-    if record.TrainingJobStatus == "Stopped" and should_stop and should_stop():
-        return  # Tune stopped this trial; it takes no more reports
+                         should_stop=stop_reason)
+    if record.TrainingJobStatus == "Stopped" and stop_reason():
+        return  # stopped on purpose: no final objective to report
     reporter.final(record)
 
 
