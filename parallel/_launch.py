@@ -89,11 +89,12 @@ def run(train_fn: Callable, config: dict, *, trainer: str, scaling_config, check
         worker_runtime_env={"env_vars": environment} if environment else None,
         logging_config=LoggingConfig(log_level=constants.ray_log_level()),
     )
-    # Beside the driver: a drained (preempted) worker node must not take the metrics with it.
+    # On the driver's node: a drained (preempted) worker node must not take the metrics with
+    # it. Hard affinity: a soft one lets the raylet spill a 0-CPU actor to another node.
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     sink = MetricsSink.options(scheduling_strategy=NodeAffinitySchedulingStrategy(
-        ray.get_runtime_context().get_node_id(), soft=True)).remote()
+        ray.get_runtime_context().get_node_id(), soft=False)).remote()
     stop = threading.Event()
     aborted: list[str] = []  # the reason, once should_stop gave one
     sent = threading.Event()
