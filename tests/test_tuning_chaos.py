@@ -62,6 +62,8 @@ def _wait(cond, timeout: float, what: str):
 
 
 def _checkpointed(job: str) -> bool:
+    if not _jobs.exists(job):  # the trial is named in the tuning record before its job starts
+        return False
     rec = _jobs.load(job, liveness=False)
     if rec.TrainingJobStatus != "InProgress" or not rec.CheckpointUri:
         return False
