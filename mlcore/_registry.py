@@ -79,6 +79,19 @@ def describe(group: str, version: int) -> ModelPackage:
                             f"`mlcore models list {group}` shows its versions") from None
 
 
+def by_alias(group: str, alias: str) -> ModelPackage:
+    """The version ``alias`` points at (``approved``: the newest approved one)."""
+    import mlflow
+
+    try:
+        return _to_package(_client().get_model_version_by_alias(group, alias))
+    except mlflow.exceptions.MlflowException:
+        hint = (" (no version is approved yet: `mlcore models approve GROUP VERSION`)"
+                if alias == APPROVED_ALIAS else "")
+        raise RegistryError(f"model package group {group!r} has no version with alias "
+                            f"{alias!r}{hint}") from None
+
+
 def list_versions(group: str) -> list[ModelPackage]:
     versions = _client().search_model_versions(f"name = '{group}'")
     if not versions:

@@ -281,7 +281,7 @@ class Benchmark(_Spec):
 
 
 SPEC_KINDS: dict[str, type[BaseModel]] = {"TrainingJob": TrainingJob, "Benchmark": Benchmark}
-PLANNED_KINDS = ("Endpoint", "TransformJob", "Pipeline")
+PLANNED_KINDS = ("TransformJob", "Pipeline")
 
 
 def parse_spec(data: Any, kind: str | None = None) -> BaseModel:
@@ -321,5 +321,12 @@ def _register_tuning() -> None:
     _CROSS_FIELD["TuningJob"] = _tuning_spec.cross_field_problems
 
 
+def _register_endpoint() -> None:
+    from mlcore import _endpoint_spec
+
+    SPEC_KINDS["Endpoint"] = _endpoint_spec.Endpoint
+
+
 _CROSS_FIELD = {"TrainingJob": cross_field_problems}
 _register_tuning()
+_register_endpoint()

@@ -34,6 +34,8 @@ ENV_VARS: dict[str, EnvVar] = {
         EnvVar("MLCORE_SERVE_HOST", str, "127.0.0.1",
                "Interface Ray Serve's HTTP proxy binds to; loopback unless told otherwise."),
         EnvVar("MLCORE_SERVE_PORT", int, 8000, "Port of Ray Serve's HTTP proxy."),
+        EnvVar("MLCORE_SERVERLESS_IDLE_S", float, 60.0,
+               "Idle seconds before a serverless variant scales to zero."),
         EnvVar("MLCORE_TRAIN_POLL_INTERVAL_S", float, 0.25,
                "How often Ray Train's controller polls workers (Ray's default, 2 s, delays every "
                "report and checkpoint hand-off by up to 2 s)."),

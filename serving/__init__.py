@@ -1,5 +1,6 @@
-"""Serving: realtime endpoints on Ray Serve (SageMaker's invocations/ping HTTP contract),
-the request/response codecs and the HTTP client."""
+"""Serving: realtime endpoints on Ray Serve (SageMaker's invocations/ping HTTP contract) with
+production variants, autoscaling and scale to zero, dynamic batching, auth and limits; the
+request/response codecs and the HTTP client."""
 
 from serving._client import Predictor
 from serving._codecs import (
@@ -12,8 +13,20 @@ from serving._codecs import (
     NumpyDeserializer,
     StringDeserializer,
 )
-from serving._realtime import delete, deploy, endpoint_url, list_endpoints
+from serving._realtime import (
+    ModelSpec,
+    Settings,
+    Variant,
+    delete,
+    deploy,
+    endpoint_url,
+    secret_hash,
+    set_weights,
+    status,
+    variant_stats,
+)
 
 __all__ = ["BytesDeserializer", "CSVDeserializer", "CSVSerializer", "IdentitySerializer",
            "JSONDeserializer", "JSONSerializer", "NumpyDeserializer", "Predictor",
-           "StringDeserializer", "delete", "deploy", "endpoint_url", "list_endpoints"]
+           "ModelSpec", "Settings", "StringDeserializer", "Variant", "delete", "deploy",
+           "endpoint_url", "secret_hash", "set_weights", "status", "variant_stats"]

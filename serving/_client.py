@@ -16,22 +16,34 @@ class Predictor:
     """Calls ``POST /endpoints/<endpoint_name>/invocations``."""
 
     def __init__(self, endpoint_name: str, sagemaker_session=None, serializer=None,
-                 deserializer=None, timeout: float = 60.0):
+                 deserializer=None, timeout: float = 60.0, token: str | None = None,
+                 api_key: str | None = None):
+        """``token`` / ``api_key``: the secret of an endpoint deployed with auth (sent as
+        ``Authorization: Bearer`` / ``X-Api-Key``)."""
         self.endpoint_name = endpoint_name
         self.serializer = serializer or CSVSerializer()
         self.deserializer = deserializer or JSONDeserializer()
         self.timeout = timeout
         self._http = requests.Session()
+        if token:
+            self._http.headers["Authorization"] = f"Bearer {token}"
+        if api_key:
+            self._http.headers["X-Api-Key"] = api_key
+        self.last_variant: str | None = None  # the variant that answered the last request
 
     @property
     def url(self) -> str:
         return endpoint_url(self.endpoint_name)
 
-    def predict(self, data, initial_args: dict | None = None):
+    def predict(self, data, initial_args: dict | None = None, target_variant: str | None = None):
+        """Send ``data``; ``target_variant`` pins the production variant that answers."""
         body = self.serializer.serialize(data)
         accept = self.deserializer.ACCEPT
         headers = {"Content-Type": self.serializer.CONTENT_TYPE,
                    "Accept": accept if isinstance(accept, str) else ", ".join(accept)}
+        target_variant = target_variant or (initial_args or {}).get("TargetVariant")
+        if target_variant:
+            headers["X-Amzn-SageMaker-Target-Variant"] = target_variant
         try:
             resp = self._http.post(f"{self.url}/invocations", data=body, headers=headers,
                                    timeout=self.timeout)
@@ -50,6 +62,7 @@ class Predictor:
                 detail = resp.text[:300]
             raise EndpointError(f"endpoint {self.endpoint_name!r} answered {resp.status_code}: {detail}",
                                 status=resp.status_code)
+        self.last_variant = resp.headers.get("X-Amzn-Invoked-Production-Variant")
         return self.deserializer.deserialize(io.BytesIO(resp.content), resp.headers.get("content-type"))
 
     def delete_endpoint(self, delete_endpoint_config: bool = True) -> None:

@@ -20,9 +20,10 @@ class BadRequest(Exception):
         self.status, self.message = status, message
 
 
-def parse(body: bytes, content_type: str, n_features: int | None) -> np.ndarray:
-    if len(body) > MAX_PAYLOAD_BYTES:
-        raise BadRequest(413, f"payload is {len(body)} bytes; the limit is {MAX_PAYLOAD_BYTES}")
+def parse(body: bytes, content_type: str, n_features: int | None,
+          limit: int = MAX_PAYLOAD_BYTES) -> np.ndarray:
+    if len(body) > limit:
+        raise BadRequest(413, f"payload is {len(body)} bytes; the limit is {limit}")
     kind = (content_type or "").split(";")[0].strip().lower()
     if not body.strip():
         raise BadRequest(400, "empty request body; send feature rows as text/csv or application/json")
@@ -30,8 +31,11 @@ def parse(body: bytes, content_type: str, n_features: int | None) -> np.ndarray:
         X = _csv(body)
     elif kind == "application/json":
         X = _json(body)
+    elif kind == "application/x-npy":
+        X = _npy(body)
     else:
-        raise BadRequest(415, f"unsupported Content-Type {content_type!r}; use text/csv or application/json")
+        raise BadRequest(415, f"unsupported Content-Type {content_type!r}; use text/csv, "
+                              "application/json or application/x-npy")
     if n_features is not None and X.shape[1] != n_features:
         raise BadRequest(422, f"each row needs {n_features} features; got {X.shape[1]} "
                               "(send features only, without the label)")
@@ -65,6 +69,21 @@ def _json(body: bytes) -> np.ndarray:
         X = X[None, :]
     if X.ndim != 2 or X.shape[0] == 0:
         raise BadRequest(400, "send a list of rows, each a list of numbers")
+    return X
+
+
+def _npy(body: bytes) -> np.ndarray:
+    try:
+        X = np.load(io.BytesIO(body), allow_pickle=False)
+    except Exception as e:  # a truncated or non-.npy body, or an object array
+        raise BadRequest(400, f"body is not a numeric .npy array: {e}") from None
+    if X.dtype.kind not in "biuf":
+        raise BadRequest(400, f"the .npy array must be numeric; got dtype {X.dtype}")
+    X = X.astype(np.float32, copy=False)
+    if X.ndim == 1:
+        X = X[None, :]
+    if X.ndim != 2 or X.shape[0] == 0:
+        raise BadRequest(400, "send a 2-D array of rows (or one row)")
     return X
 
 

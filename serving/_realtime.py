@@ -1,65 +1,313 @@
-"""A realtime endpoint: one Ray Serve application per endpoint, SageMaker's HTTP contract.
+"""Realtime endpoints: one Ray Serve application per endpoint, SageMaker's HTTP contract.
 
 ``POST /endpoints/<name>/invocations`` (text/csv or application/json in, JSON or CSV out by
-``Accept``) and ``GET /endpoints/<name>/ping``. The model is loaded from a committed artifact
-by a ``load(dir)`` function and called by ``predict(model, X)``; both are injected by the
-caller, so this module knows nothing of any particular algorithm.
+``Accept``) and ``GET /endpoints/<name>/ping``. An endpoint has one or more production
+variants, each a model with its own replicas and autoscaling:
+
+* one variant: the ingress replica holds the model itself (no extra hop per request);
+* several: the ingress picks a variant by weight (or the ``X-Amzn-SageMaker-Target-Variant``
+  header) and calls that variant's deployment through its handle.
+
+Requests are batched into one model call with ``@serve.batch``. Traffic weights and
+per-variant counts live in a small detached actor per endpoint (:class:`EndpointState`): every
+ingress replica reads the weights and pushes its counts about once a second, so a weight
+change needs no redeploy and no restart. Models come in as :class:`ModelSpec`: a committed artifact plus the ``load`` and
+``predict`` functions the caller injects, so this module knows nothing of any algorithm.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
 import json
 import logging
+import random
 import tempfile
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from mlcore import _storage, constants
 from mlcore.errors import EndpointError
 
 log = logging.getLogger("mlcore")
+VARIANT_HEADER = "x-amzn-sagemaker-target-variant"
+INVOKED_HEADER = "X-Amzn-Invoked-Production-Variant"
 
 
-def _response(status: int, body: dict):
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a replica loads: ``load(local_dir)`` on the fetched artifact, then
+    ``predict(model, X)``; ``n_features(model)`` (optional) is checked on every request.
+    ``model_data`` may also be a ``models:/`` or ``runs:/`` URI that ``load`` takes as is."""
+
+    model_data: str
+    load: Callable
+    predict: Callable
+    n_features: Callable | None = None
+
+
+@dataclass
+class Variant:
+    """One production variant (SageMaker's ``ProductionVariant``)."""
+
+    name: str
+    model: ModelSpec
+    weight: float = 1.0
+    replicas: int = 1
+    autoscaling: dict | None = None  # Serve autoscaling_config (min/max_replicas, ...)
+    resources: dict[str, float] = field(default_factory=lambda: {"CPU": 1})
+    max_ongoing_requests: int = 16
+
+
+@dataclass
+class Settings:
+    """Per-endpoint request handling; ``auth`` holds only a SHA-256 of the secret."""
+
+    max_payload_bytes: int = 6 * 1024 * 1024
+    timeout_s: float = 60.0
+    auth: tuple[str, str] | None = None  # ("bearer" | "api_key", sha256 hex of the secret)
+    batch_size: int = 32  # 1 turns batching off
+    batch_wait_ms: float = 2.0
+
+
+def secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _response(status: int, body: dict, headers: dict | None = None):
     from starlette.responses import Response
 
-    return Response(json.dumps(body), status_code=status, media_type="application/json")
+    return Response(json.dumps(body), status_code=status, media_type="application/json",
+                    headers=headers)
 
 
-class ModelServer:
-    """Serve replica: holds one loaded model."""
+def _mlflow_uri(uri: str) -> bool:
+    return uri.startswith(("models:/", "runs:/"))
 
-    def __init__(self, model_data: str, load: Callable, predict: Callable,
-                 n_features: Callable | None = None):
+
+def _load(spec: ModelSpec):
+    if _mlflow_uri(spec.model_data):
+        model = spec.load(spec.model_data)
+    else:
         with tempfile.TemporaryDirectory(prefix="mlcore-endpoint-") as tmp:
-            self.model = load(_storage.fetch_committed(model_data, tmp))
-        self.predict = predict
-        self.n_features = n_features(self.model) if n_features else None
+            model = spec.load(_storage.fetch_committed(spec.model_data, tmp))
+    return model, (spec.n_features(model) if spec.n_features else None)
+
+
+class _Batched:
+    """Mixin: ``self._infer(X)`` runs ``self._predict_one(X)`` directly, or coalesced with the
+    requests arriving within ``batch_wait_ms`` into one model call."""
+
+    def _set_batching(self, size: int, wait_ms: float) -> None:
+        self._batching = size > 1
+        if self._batching:
+            self._batch.set_max_batch_size(size)
+            self._batch.set_batch_wait_timeout_s(wait_ms / 1000)
+
+    async def _infer(self, X: np.ndarray) -> np.ndarray:
+        # The model runs in a thread: the event loop keeps taking (and batching) requests,
+        # and a timeout can answer while a slow call is still running.
+        if not self._batching:
+            return np.asarray(await asyncio.to_thread(self._predict_one, X))
+        return await self._batch(X)
+
+    async def _batch_impl(self, Xs: list[np.ndarray]) -> list[np.ndarray]:
+        if len(Xs) > 1 and len({x.shape[1] for x in Xs}) == 1:
+            out = np.asarray(await asyncio.to_thread(self._predict_one, np.concatenate(Xs)))
+            return np.split(out, np.cumsum([len(x) for x in Xs])[:-1])
+        return [np.asarray(await asyncio.to_thread(self._predict_one, x)) for x in Xs]
+
+
+def _batch_method():
+    from ray import serve
+
+    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.002)
+    async def _batch(self, Xs):
+        return await self._batch_impl(Xs)
+
+    return _batch
+
+
+class VariantServer(_Batched):
+    """A variant's replica behind the ingress: loads the model, predicts batches."""
+
+    def __init__(self, model: ModelSpec, batch_size: int = 32, batch_wait_ms: float = 2.0):
+        self.model, self.n_features = _load(model)
+        self._predict = model.predict
+        self._set_batching(batch_size, batch_wait_ms)
+
+    def _predict_one(self, X):
+        return self._predict(self.model, X)
+
+    def features(self) -> int | None:
+        return self.n_features
+
+    async def predict(self, X: np.ndarray) -> np.ndarray:
+        return await self._infer(X)
+
+
+VariantServer._batch = _batch_method()
+
+
+class Ingress(_Batched):
+    """The endpoint's HTTP entry: auth, payload limit, parsing, variant choice, timeout.
+
+    ``backends`` maps variant name to a :class:`ModelSpec` (loaded here: the one-variant fast
+    path) or to the variant deployment's handle."""
+
+    def __init__(self, name: str, settings: Settings, backends: dict,
+                 weights: dict[str, float]):
+        self.name, self.settings = name, settings
+        self._local, self._handles, self._features = None, {}, {}
+        for variant, backend in backends.items():
+            if isinstance(backend, ModelSpec):
+                model, n = _load(backend)
+                self._local = (variant, model, backend.predict)
+                self._features[variant] = n
+            else:
+                self._handles[variant] = backend
+        self._weights = dict(weights)
+        self._set_batching(settings.batch_size, settings.batch_wait_ms)
+        self._pending = {v: [0, 0, 0.0] for v in backends}  # invocations, errors, latency ms
+        self._synced = time.monotonic()
+        self._state = _state(name)
+
+    async def _sync(self) -> None:
+        """Push this replica's counts; take the current weights (about once a second)."""
+        now = time.monotonic()
+        if self._state is None or now - self._synced < 1.0:
+            return
+        self._synced, pending = now, self._pending
+        self._pending = {v: [0, 0, 0.0] for v in pending}
+        try:
+            self._weights = await self._state.exchange.remote(pending)
+        except Exception as e:  # the endpoint is being deleted; keep serving meanwhile
+            log.debug("endpoint state not reachable: %s", e)
+
+    def _predict_one(self, X):
+        _, model, predict = self._local
+        return predict(model, X)
+
+    async def _n_features(self, variant: str) -> int | None:
+        if variant not in self._features:
+            self._features[variant] = await self._handles[variant].features.remote()
+        return self._features[variant]
+
+    def _authorized(self, headers) -> bool:
+        kind, expected = self.settings.auth
+        if kind == "bearer":
+            scheme, _, token = headers.get("authorization", "").partition(" ")
+            given = token.strip() if scheme.lower() == "bearer" else ""
+        else:
+            given = headers.get("x-api-key", "")
+        return hmac.compare_digest(secret_hash(given), expected)
+
+    def _choose(self, headers) -> str:
+        from serving._payload import BadRequest
+
+        target = headers.get(VARIANT_HEADER)
+        if target:
+            if target not in self._weights:
+                raise BadRequest(400, f"no variant {target!r} on endpoint {self.name!r}; "
+                                      f"variants: {', '.join(self._weights)}")
+            return target
+        names = [v for v, w in self._weights.items() if w > 0]
+        if not names:
+            raise BadRequest(503, f"every variant of endpoint {self.name!r} has weight 0; "
+                                  "give one a positive weight")
+        if len(names) == 1:
+            return names[0]
+        return random.choices(names, weights=[self._weights[v] for v in names])[0]
 
     async def __call__(self, request):
-        from serving._payload import MAX_PAYLOAD_BYTES, BadRequest, parse, render
+        from serving._payload import BadRequest, parse, render
 
         path = request.url.path.rstrip("/").rsplit("/", 1)[-1]
         if path == "ping" and request.method == "GET":
             return _response(200, {"status": "Healthy"})
+        if self.settings.auth and not self._authorized(request.headers):
+            how = ("an 'Authorization: Bearer <token>' header" if self.settings.auth[0] == "bearer"
+                   else "an 'X-Api-Key: <key>' header")
+            return _response(401, {"error": f"endpoint {self.name!r} needs {how}; the one sent is "
+                                            "missing or wrong"},
+                             {"WWW-Authenticate": "Bearer"} if self.settings.auth[0] == "bearer" else None)
         if path != "invocations" or request.method != "POST":
             return _response(404, {"error": f"no route {request.method} {request.url.path}; use "
                                             "POST .../invocations or GET .../ping"})
+        variant, start = None, time.perf_counter()
         try:
+            limit = self.settings.max_payload_bytes
             declared = request.headers.get("content-length") or "0"
             if not declared.isdigit():
                 raise BadRequest(400, f"Content-Length must be a number of bytes; got {declared!r}")
-            if int(declared) > MAX_PAYLOAD_BYTES:  # refuse before reading the body
-                raise BadRequest(413, f"payload is {declared} bytes; the limit is {MAX_PAYLOAD_BYTES}")
-            X = parse(await request.body(), request.headers.get("content-type", ""), self.n_features)
-            body, media = render(self.predict(self.model, X), request.headers.get("accept", ""))
+            if int(declared) > limit:  # refuse before reading the body
+                raise BadRequest(413, f"payload is {declared} bytes; the limit is {limit}")
+            await self._sync()
+            variant = self._choose(request.headers)
+            X = parse(await request.body(), request.headers.get("content-type", ""),
+                      await self._n_features(variant), limit)
+            try:
+                y = await asyncio.wait_for(self._route(variant, X), self.settings.timeout_s)
+            except asyncio.TimeoutError:
+                raise BadRequest(504, f"the model did not answer within {self.settings.timeout_s} s "
+                                      "(the endpoint's timeout_s)") from None
+            body, media = render(y, request.headers.get("accept", ""))
         except BadRequest as e:
+            self._count(variant, start, error=e.status >= 500)
             return _response(e.status, {"error": e.message})
         except Exception as e:  # a model failure: no stack trace over HTTP
             log.exception("prediction failed")
+            self._count(variant, start, error=True)
             return _response(500, {"error": f"prediction failed: {type(e).__name__}"})
         from starlette.responses import Response
 
-        return Response(body, media_type=media)
+        self._count(variant, start)
+        return Response(body, media_type=media, headers={INVOKED_HEADER: variant})
+
+    async def _route(self, variant: str, X: np.ndarray) -> np.ndarray:
+        if self._local and self._local[0] == variant:
+            return await self._infer(X)
+        return await self._handles[variant].predict.remote(X)
+
+    def _count(self, variant: str | None, start: float, error: bool = False) -> None:
+        if variant is None:
+            return
+        c = self._pending[variant]
+        c[0], c[1], c[2] = c[0] + 1, c[1] + int(error), c[2] + (time.perf_counter() - start) * 1000
+
+
+class EndpointState:
+    """Weights and per-variant counts of one endpoint, shared by its ingress replicas."""
+
+    def __init__(self):
+        self._weights: dict[str, float] = {}
+        self._counts: dict[str, list] = {}
+
+    def weights(self) -> dict[str, float]:
+        return dict(self._weights)
+
+    def set_weights(self, weights: dict[str, float]) -> dict[str, float]:
+        self._weights = dict(weights)
+        return dict(self._weights)
+
+    def exchange(self, counts: dict[str, list]) -> dict[str, float]:
+        for v, (n, err, ms) in counts.items():
+            c = self._counts.setdefault(v, [0, 0, 0.0])
+            c[0], c[1], c[2] = c[0] + n, c[1] + err, c[2] + ms
+        return dict(self._weights)
+
+    def snapshot(self) -> dict:
+        return {"weights": dict(self._weights),
+                "variants": {v: {"Invocations": n, "Errors": err,
+                                 "MeanLatencyMs": round(ms / n, 3) if n else None}
+                             for v, (n, err, ms) in self._counts.items()}}
+
+
+Ingress._batch = _batch_method()
 
 
 def _serve_address() -> str:
@@ -70,35 +318,150 @@ def endpoint_url(name: str) -> str:
     return f"{_serve_address()}/endpoints/{name}"
 
 
-def deploy(name: str, model_data: str, load: Callable, predict: Callable,
-           n_features: Callable | None = None, replicas: int = 1,
-           resources: dict[str, float] | None = None) -> str:
-    """Start (or replace) endpoint ``name`` serving ``model_data``; return its URL."""
-    from ray import serve
-
-    if not _storage.is_committed(model_data):
-        raise EndpointError(f"cannot deploy {model_data}: it is not a committed model artifact "
-                            "(the job that wrote it did not complete)")
-    quiet = {"log_level": constants.ray_log_level()}
-    serve.start(http_options={"host": constants.get("MLCORE_SERVE_HOST"),
-                              "port": constants.get("MLCORE_SERVE_PORT")}, logging_config=quiet)
-    res = dict(resources or {"CPU": 1})
-    options = {"num_cpus": res.pop("CPU", 1), "num_gpus": res.pop("GPU", 0)}
+def _actor_options(resources: dict[str, float]) -> dict:
+    res = dict(resources)
+    options = {"num_cpus": res.pop("CPU", 0), "num_gpus": res.pop("GPU", 0)}
+    if "memory" in res:
+        options["memory"] = res.pop("memory")
     if res:
         options["resources"] = res
-    app = serve.deployment(ModelServer, name=name, num_replicas=replicas,
-                           ray_actor_options=options).bind(model_data, load, predict, n_features)
-    serve.run(app, name=name, route_prefix=f"/endpoints/{name}", blocking=False, logging_config=quiet)
+    return options
+
+
+def _scale(variant: Variant) -> dict:
+    if variant.autoscaling:
+        return {"autoscaling_config": variant.autoscaling}
+    return {"num_replicas": variant.replicas}
+
+
+def start_serve() -> None:
+    from ray import serve
+
+    quiet = {"log_level": constants.ray_log_level(), "enable_access_log": False}
+    serve.start(http_options={"host": constants.get("MLCORE_SERVE_HOST"),
+                              "port": constants.get("MLCORE_SERVE_PORT")}, logging_config=quiet)
+
+
+def deploy(name: str, variants: list[Variant], settings: Settings | None = None,
+           wait: bool = True) -> str:
+    """Start (or update in place) endpoint ``name``; return its URL.
+
+    With ``wait``, return once every replica that must run is up (a variant scaled to zero
+    has none to wait for)."""
+    from ray import serve
+
+    settings = settings or Settings()
+    names = [v.name for v in variants]
+    if not variants or len(set(names)) != len(names):
+        raise EndpointError(f"endpoint {name!r} needs variants with distinct names; got {names}")
+    for v in variants:
+        if not _mlflow_uri(v.model.model_data):
+            if not _storage.is_committed(v.model.model_data):
+                raise EndpointError(f"cannot deploy {v.model.model_data}: it is not a committed "
+                                    "model artifact (the job that wrote it did not complete)")
+    start_serve()
+    quiet = {"log_level": constants.ray_log_level(), "enable_access_log": False}
+    ongoing = max(v.max_ongoing_requests for v in variants)
+    if len(variants) == 1:  # the ingress holds the model
+        v = variants[0]
+        backends = {v.name: v.model}
+        ingress_opts = {**_scale(v), "ray_actor_options": _actor_options(v.resources),
+                        "max_ongoing_requests": max(ongoing, settings.batch_size)}
+    else:
+        backends = {
+            v.name: serve.deployment(
+                VariantServer, name=f"variant-{v.name}", **_scale(v),
+                ray_actor_options=_actor_options(v.resources),
+                max_ongoing_requests=max(v.max_ongoing_requests, settings.batch_size),
+                logging_config=quiet,
+            ).bind(v.model, settings.batch_size, settings.batch_wait_ms)
+            for v in variants}
+        ingress_opts = {"num_replicas": 1, "ray_actor_options": {"num_cpus": 0},
+                        "max_ongoing_requests": 4 * ongoing * len(variants)}
+    import ray
+
+    weights = {v.name: v.weight for v in variants}
+    ray.get(_state(name, create=True).set_weights.remote(weights))
+    app = serve.deployment(Ingress, name="ingress", logging_config=quiet,
+                           **ingress_opts).bind(name, settings, backends, weights)
+    try:
+        serve.run_many([serve.RunTarget(app, name=name, route_prefix=f"/endpoints/{name}",
+                                        logging_config=quiet)],
+                       wait_for_applications_running=wait)
+    except RuntimeError as e:  # a replica failed to start (a model that does not load, ...)
+        raise EndpointError(f"endpoint {name!r} failed to start: {e}") from None
     return endpoint_url(name)
 
 
+def _state(name: str, create: bool = False):
+    """The endpoint's state actor (traffic weights and per-variant counts), shared by every
+    ingress replica; detached, so it lives as long as the endpoint."""
+    import ray
+
+    actor = f"endpoint:{name}"
+    if create:
+        return ray.remote(num_cpus=0)(EndpointState).options(
+            name=actor, namespace="mlcore", lifetime="detached", get_if_exists=True).remote()
+    try:
+        return ray.get_actor(actor, namespace="mlcore")
+    except ValueError:
+        return None
+
+
+def set_weights(name: str, weights: dict[str, float]) -> dict[str, float]:
+    """Change traffic weights; every ingress replica picks them up within a second, without
+    a restart (requests keep flowing). Returns the weights now in force."""
+    import ray
+
+    state = _state(name)
+    if state is None:
+        raise EndpointError(f"no endpoint {name!r}; `mlcore endpoints list` shows those running")
+    current = ray.get(state.weights.remote())
+    unknown = sorted(set(weights) - set(current))
+    if unknown:
+        raise EndpointError(f"endpoint {name!r} has no variant {', '.join(unknown)}; variants: "
+                            f"{', '.join(current)}")
+    if any(not w >= 0 for w in weights.values()):
+        raise EndpointError(f"variant weights must be numbers >= 0; got {weights}")
+    merged = {**current, **{k: float(w) for k, w in weights.items()}}
+    if not any(merged.values()):
+        raise EndpointError("at least one variant needs a weight above 0")
+    return ray.get(state.set_weights.remote(merged))
+
+
+def variant_stats(name: str) -> dict:
+    """Per-variant ``Invocations``, ``Errors`` and mean ``LatencyMs`` across ingress replicas,
+    and the current weights."""
+    import ray
+
+    state = _state(name)
+    return ray.get(state.snapshot.remote()) if state else {}
+
+
 def delete(name: str) -> None:
+    import ray
     from ray import serve
 
     serve.delete(name)
+    state = _state(name)
+    if state is not None:
+        ray.kill(state)
 
 
-def list_endpoints() -> list[str]:
+def status(name: str) -> dict | None:
+    """Serve's view of endpoint ``name``: ``{"status", "message", "deployments": {name:
+    {"status", "replicas": {state: n}}}}``; None if no such application."""
     from ray import serve
+    from ray.serve.exceptions import RayServeException
 
-    return sorted(serve.status().applications)
+    try:
+        app = serve.status().applications.get(name)
+    except RayServeException:  # Serve is not running on this cluster
+        return None
+    if app is None:
+        return None
+    return {"status": str(app.status), "message": app.message,
+            "deployments": {d: {"status": str(s.status), "replicas": dict(s.replica_states)}
+                            for d, s in app.deployments.items()}}
+
+

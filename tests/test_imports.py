@@ -10,7 +10,8 @@ PUBLIC = [
     "mlcore.instances", "mlcore.cli", "mlcore.sagemaker", "mlcore.sagemaker.estimator",
     "mlcore.sagemaker.inputs", "mlcore.sagemaker.serializers", "mlcore.sagemaker.deserializers",
     "mlcore.sagemaker.image_uris", "mlcore.sagemaker.session", "mlcore.sagemaker.predictor",
-    "mlcore.sagemaker.pytorch", "mlcore.sagemaker.tuner", "algorithms", "parallel", "parallel.context", "parallel.lm", "serving",
+    "mlcore.sagemaker.pytorch", "mlcore.sagemaker.tuner", "mlcore.sagemaker.model",
+    "mlcore.sagemaker.serverless", "algorithms", "parallel", "parallel.context", "parallel.lm", "serving",
 ]
 
 

@@ -41,7 +41,7 @@ BAD = [
     (dict(register={"model_package_group_name": "g", "approval_status": "OK"}),
      "register.approval_status", "'PendingManualApproval', 'Approved' or 'Rejected'"),
     (dict(kind="Tuning"), "kind", "unknown kind 'Tuning'"),
-    (dict(kind="Endpoint"), "kind", "not available in this version"),
+    (dict(kind="Pipeline"), "kind", "not available in this version"),
     (dict(kind="Benchmark"), "script", "Field required"),
 ]
 
@@ -108,9 +108,10 @@ def test_validate_cli(tmp_path):
 
 
 def test_committed_json_schema_is_current():
+    from mlcore._endpoint_spec import Endpoint
     from mlcore._tuning_spec import TuningJob
 
-    for model in (TrainingJob, TuningJob):
+    for model in (TrainingJob, TuningJob, Endpoint):
         path = Path(__file__).parents[1] / f"configs/schema/{model.__name__}.schema.json"
         assert json.loads(path.read_text()) == model.model_json_schema(), f"regenerate {path.name}"
 

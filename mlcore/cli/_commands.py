@@ -8,6 +8,7 @@ import time
 from dataclasses import asdict
 
 from mlcore import _jobs, _registry, _session
+from mlcore._endpoint_spec import Endpoint
 from mlcore._specs import SPEC_KINDS, TrainingJob
 from mlcore._tuning_spec import TuningJob
 from mlcore._yaml import load_file
@@ -29,6 +30,11 @@ def validate(files: list[str]) -> int:
                 from mlcore.sagemaker import _tuning
 
                 _tuning.check(spec)
+            if isinstance(spec, Endpoint):  # every model resolves (and is approved)
+                from mlcore.sagemaker import _deploy
+
+                for v in spec.variants:
+                    _deploy.resolve(v.model, spec.allow_unapproved)
             _say(f"{f}: valid {spec.kind}")
         except MLCoreError as e:
             bad += 1
@@ -66,6 +72,8 @@ def run(path: str, job_name: str | None, quiet: bool = False) -> int:
         return _run_tuning(spec, job_name, None, quiet)
     if isinstance(spec, TrainingJob):
         return _run_training(spec, job_name, quiet)
+    if isinstance(spec, Endpoint):
+        return deploy(spec)
     import subprocess  # a Benchmark: its script with its params
 
     return subprocess.call([sys.executable, spec.script, "--config", json.dumps(spec.params)])
@@ -179,6 +187,73 @@ def tuning_jobs(action: str, name: str | None) -> int:
     rec = asdict(_tuning_record.load(name))
     rec.pop("Spec", None)
     _say(json.dumps(rec, indent=2, default=str))
+    return 0
+
+
+def deploy(spec: Endpoint | str, serve_seconds: float | None = None) -> int:
+    """Deploy an Endpoint spec. On an embedded (local) Ray the endpoint lives as long as this
+    process, so it keeps serving until Ctrl-C; with RAY_ADDRESS it stays on the cluster."""
+    import os
+
+    from mlcore import constants
+    from mlcore.sagemaker import _deploy
+
+    spec = load_file(spec) if isinstance(spec, str) else spec
+    if not isinstance(spec, Endpoint):
+        raise SpecError(f"mlcore deploy takes an Endpoint spec; this one is a {spec.kind}",
+                        [("kind", "not Endpoint")])
+    d = _deploy.deploy(spec)
+    _say(f"endpoint {d['EndpointName']} {d['EndpointStatus']}: POST {d['Url']}/invocations")
+    for v in d["ProductionVariants"]:
+        model = v["Model"].get("ModelPackageArn") or v["Model"].get("TrainingJobName")
+        _say(f"  variant {v['VariantName']}: {model}, weight {v['DesiredWeight']}, "
+             f"{v['CurrentInstanceCount']} replica(s) running")
+    if constants.get("RAY_ADDRESS") and serve_seconds is None:
+        return 0
+    _say("serving from this process (embedded Ray); Ctrl-C stops the endpoint")
+    try:
+        time.sleep(serve_seconds if serve_seconds is not None else float(os.environ.get(
+            "MLCORE_DEPLOY_SERVE_S", "inf")))
+    except KeyboardInterrupt:
+        pass
+    _deploy.delete(spec.endpoint_name)
+    _say(f"endpoint {spec.endpoint_name} deleted")
+    return 0
+
+
+def endpoints(action: str, name: str | None, weights: list[str] | None = None) -> int:
+    from mlcore.sagemaker import _deploy
+
+    if action == "list":
+        rows = _deploy.list_endpoints()
+        if not rows:
+            _say("no endpoints")
+        for d in rows:
+            variants = ", ".join(f"{v['VariantName']}({v['CurrentInstanceCount']})"
+                                 for v in d["ProductionVariants"])
+            _say(f"{d['EndpointName']:32} {d['EndpointStatus']:12} {variants}")
+        return 0
+    if action == "delete":
+        _deploy.delete(name)
+        _say(f"endpoint {name} deleted")
+        return 0
+    if action == "update-weights":
+        parsed = {}
+        for w in weights or []:
+            variant, _, value = w.partition("=")
+            try:
+                parsed[variant] = float(value)
+            except ValueError:
+                raise SpecError(f"weights are VARIANT=NUMBER; got {w!r}", [("weights", w)]) from None
+        if not parsed:
+            raise SpecError("give at least one VARIANT=WEIGHT", [("weights", "none")])
+        d = _deploy.update_weights(name, parsed)
+        _say(json.dumps({v["VariantName"]: v["CurrentWeight"] for v in d["ProductionVariants"]}))
+        return 0
+    d = _deploy.describe(name)
+    for key in ("CreationTime", "LastModifiedTime"):
+        d[key] = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(d[key]))
+    _say(json.dumps(d, indent=2, default=str))
     return 0
 
 

@@ -35,6 +35,20 @@ def _parser() -> argparse.ArgumentParser:
         a = tjsub.add_parser(action)
         a.add_argument("name")
 
+    dp = sub.add_parser("deploy", help="deploy an Endpoint spec (on an embedded Ray: serve "
+                        "until Ctrl-C)")
+    dp.add_argument("file")
+
+    e = sub.add_parser("endpoints", help="realtime endpoints")
+    esub = e.add_subparsers(dest="action", required=True)
+    esub.add_parser("list")
+    for action in ("describe", "delete"):
+        a = esub.add_parser(action)
+        a.add_argument("name")
+    uw = esub.add_parser("update-weights", help="set variant traffic weights in place")
+    uw.add_argument("name")
+    uw.add_argument("weights", nargs="+", metavar="VARIANT=WEIGHT")
+
     v = sub.add_parser("validate", help="check spec files without running them")
     v.add_argument("files", nargs="+")
 
@@ -94,6 +108,10 @@ def _dispatch(args) -> int:
         return c.tune(args.file, args.job_name, args.resume, quiet=args.quiet)
     if args.command == "tuning-jobs":
         return c.tuning_jobs(args.action, getattr(args, "name", None))
+    if args.command == "deploy":
+        return c.deploy(args.file)
+    if args.command == "endpoints":
+        return c.endpoints(args.action, getattr(args, "name", None), getattr(args, "weights", None))
     if args.command == "validate":
         return c.validate(args.files)
     if args.command == "schema":

@@ -7,16 +7,20 @@ from mlcore.sagemaker import (
                               estimator,
                               image_uris,
                               inputs,
+                              model,
                               predictor,
                               pytorch,
                               serializers,
+                              serverless,
                               tuner,
 )
 from mlcore.sagemaker.estimator import Estimator
 from mlcore.sagemaker.inputs import TrainingInput
+from mlcore.sagemaker.model import ModelPackage
 from mlcore.sagemaker.predictor import Predictor
 from mlcore.sagemaker.pytorch import PyTorch
-from mlcore.sagemaker.session import Session, get_execution_role
+from mlcore.sagemaker.serverless import ServerlessInferenceConfig
+from mlcore.sagemaker.session import Session, get_execution_role, production_variant
 from mlcore.sagemaker.tuner import (
     CategoricalParameter,
     ContinuousParameter,
@@ -27,6 +31,7 @@ from mlcore.sagemaker.tuner import (
 )
 
 __all__ = ["CategoricalParameter", "ContinuousParameter", "Estimator", "HyperparameterTuner",
-           "IntegerParameter", "Predictor", "PyTorch", "Session", "TrainingInput", "WarmStartConfig",
-           "WarmStartTypes", "deserializers", "estimator", "get_execution_role", "image_uris",
-           "inputs", "predictor", "pytorch", "serializers", "tuner"]
+           "IntegerParameter", "ModelPackage", "Predictor", "PyTorch", "ServerlessInferenceConfig",
+           "Session", "TrainingInput", "WarmStartConfig", "WarmStartTypes", "deserializers",
+           "estimator", "get_execution_role", "image_uris", "inputs", "model", "predictor",
+           "production_variant", "pytorch", "serializers", "serverless", "tuner"]

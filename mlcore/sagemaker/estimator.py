@@ -194,25 +194,18 @@ class Estimator:
 
     def deploy(self, initial_instance_count: int = 1, instance_type: str = "local",
                serializer=None, deserializer=None, endpoint_name: str | None = None,
-               wait: bool = True, **_ignored):
-        """Serve the trained model on a realtime endpoint; return its ``Predictor``."""
-        import algorithms
-        import serving
-        from mlcore import _instances, _session
+               wait: bool = True, serverless_inference_config=None, **endpoint_fields):
+        """Serve the trained model on a realtime endpoint; return its ``Predictor``.
+        ``endpoint_fields``: the Endpoint spec's own fields (``batching``, ``auth``,
+        ``max_payload_mb``, ``timeout_s``)."""
+        from mlcore.sagemaker import _deploy
 
         record = self._completed()
-        if self._spec.entry_point:
-            raise MLCoreError(f"{record.TrainingJobName} is a script-mode job: serve it through "
-                              f"its MLflow model ({record.MlflowModelUri}) with "
-                              "mlflow.pyfunc.load_model, which calls the script's model_fn and "
-                              "predict_fn; endpoints for script models are not available yet")
-        algo = algorithms.get(record.AlgorithmName)
-        name = endpoint_name or record.TrainingJobName
-        _session.ensure_ray()
-        serving.deploy(name, record.ModelArtifacts, algo.module.load_model, algo.module.predict,
-                       algo.module.feature_count, replicas=initial_instance_count,
-                       resources=_instances.worker_resources(instance_type))
-        return serving.Predictor(name, serializer=serializer, deserializer=deserializer)
+        variant = _deploy.variant_spec(_deploy.model_ref(record.TrainingJobName), instance_type,
+                                       initial_instance_count,
+                                       serverless_inference_config=serverless_inference_config)
+        return _deploy.deploy_variants(endpoint_name or record.TrainingJobName, [variant],
+                                       serializer, deserializer, wait, **endpoint_fields)
 
     def logs(self) -> None:
         record = self._record()

@@ -28,10 +28,48 @@ class Session:
     def tracking_uri(self) -> str:
         return _session.tracking_uri()
 
+    def endpoint_from_production_variants(self, name: str, production_variants: list, wait: bool = True,
+                                          **endpoint_fields):
+        """Deploy an endpoint of several variants (see :func:`production_variant`)."""
+        from mlcore.sagemaker import _deploy
+
+        return _deploy.deploy_variants(name, list(production_variants), wait=wait, **endpoint_fields)
+
+    def update_endpoint_weights_and_capacities(self, endpoint_name: str,
+                                               desired_weights_and_capacities: list[dict]) -> str:
+        """Set ``DesiredWeight`` per ``VariantName`` in place: no restart, no dropped request."""
+        from mlcore.sagemaker import _deploy
+
+        weights = {d["VariantName"]: d["DesiredWeight"] for d in desired_weights_and_capacities
+                   if "DesiredWeight" in d}
+        _deploy.update_weights(endpoint_name, weights)
+        return endpoint_name
+
+    def describe_endpoint(self, endpoint_name: str) -> dict:
+        from mlcore.sagemaker import _deploy
+
+        return _deploy.describe(endpoint_name)
+
+    def delete_endpoint(self, endpoint_name: str) -> None:
+        from mlcore.sagemaker import _deploy
+
+        _deploy.delete(endpoint_name)
+
+
+def production_variant(model_name: str, instance_type: str = "local", initial_instance_count: int = 1,
+                       variant_name: str = "AllTraffic", initial_weight: float = 1.0,
+                       serverless_inference_config=None, **_ignored):
+    """One variant for :meth:`Session.endpoint_from_production_variants`. ``model_name``:
+    ``<group>/<version>`` or ``<group>@<alias>`` (registered) or a training job name."""
+    from mlcore.sagemaker import _deploy
+
+    return _deploy.variant_spec(_deploy.model_ref(model_name), instance_type, initial_instance_count,
+                                variant_name, initial_weight, serverless_inference_config)
+
 
 def get_execution_role(sagemaker_session=None) -> str:
     log.info("get_execution_role: no IAM here; jobs run with the Ray cluster's own identity")
     return LOCAL_ROLE
 
 
-__all__ = ["Session", "get_execution_role"]
+__all__ = ["Session", "get_execution_role", "production_variant"]

@@ -1,0 +1,258 @@
+"""Endpoints from specs: resolve each variant's model (registry version, alias or training
+job; approval respected), map instance types, autoscaling and serverless onto Ray Serve, keep
+an endpoint record under ``$MLCORE_HOME/endpoints``, and describe endpoints as SageMaker does."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from functools import partial
+
+from mlcore import _instances, _jobs, _registry, _session, constants
+from mlcore._endpoint_spec import Endpoint, ModelRef, VariantSpec
+from mlcore.errors import EndpointError, MLCoreError, RegistryError
+
+
+def _pyfunc_load(tracking_uri: str, uri: str):
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    return mlflow.pyfunc.load_model(uri)
+
+
+def _pyfunc_predict(model, X):
+    import numpy as np
+
+    return np.asarray(model.predict(X))
+
+
+def _job_model(job_name: str):
+    """A serving.ModelSpec for a completed training job's model: the algorithm's own loader
+    for built-ins, the MLflow pyfunc model (the script's model_fn/predict_fn) for scripts."""
+    import algorithms
+    import serving
+
+    rec = _jobs.load(job_name, liveness=False)
+    if rec.TrainingJobStatus != "Completed" or not rec.ModelArtifacts:
+        raise EndpointError(f"training job {job_name} is {rec.TrainingJobStatus}: only a "
+                            "Completed job's model can be served")
+    if rec.AlgorithmName:
+        m = algorithms.get(rec.AlgorithmName).module
+        return serving.ModelSpec(rec.ModelArtifacts, m.load_model, m.predict, m.feature_count)
+    if not rec.MlflowModelUri:
+        raise EndpointError(f"training job {job_name} logged no MLflow model to serve")
+    return serving.ModelSpec(rec.MlflowModelUri, partial(_pyfunc_load, _session.tracking_uri()),
+                             _pyfunc_predict)
+
+
+def resolve(ref: ModelRef, allow_unapproved: bool = False) -> tuple[object, dict]:
+    """``(serving.ModelSpec, what was resolved)``; refuses unapproved versions unless
+    ``allow_unapproved``."""
+    import serving
+
+    if ref.training_job:
+        return _job_model(ref.training_job), {"TrainingJobName": ref.training_job}
+    try:
+        pkg = (_registry.describe(ref.name, ref.version) if ref.version
+               else _registry.by_alias(ref.name, ref.alias or _registry.APPROVED_ALIAS))
+    except RegistryError as e:
+        raise EndpointError(str(e)) from None
+    if pkg.approval_status != "Approved" and not allow_unapproved:
+        raise EndpointError(
+            f"model package {pkg.model_package_arn} is {pkg.approval_status}, not Approved: approve "
+            f"it (`mlcore models approve {pkg.model_package_group_name} {pkg.version}`) or deploy "
+            "with allow_unapproved: true")
+    info = {"ModelPackageArn": pkg.model_package_arn, "ApprovalStatus": pkg.approval_status}
+    if pkg.job_name:
+        try:
+            return _job_model(pkg.job_name), {**info, "TrainingJobName": pkg.job_name}
+        except MLCoreError:  # the job record is elsewhere: load the registered MLflow model
+            pass
+    return serving.ModelSpec(pkg.model_uri, partial(_pyfunc_load, _session.tracking_uri()),
+                             _pyfunc_predict), info
+
+
+def _variant(v: VariantSpec, model) -> object:
+    import serving
+
+    if v.serverless_config:
+        s = v.serverless_config
+        resources = {"CPU": max(0.25, s.memory_size_in_mb / 4096),
+                     "memory": s.memory_size_in_mb * 1024 * 1024}
+        target = 2.0
+        autoscaling = {"min_replicas": 0, "initial_replicas": 0,
+                       "max_replicas": max(1, math.ceil(s.max_concurrency / target)),
+                       "target_ongoing_requests": target, "upscale_delay_s": 0,
+                       "downscale_delay_s": constants.get("MLCORE_SERVERLESS_IDLE_S")}
+        return serving.Variant(v.variant_name, model, v.initial_weight, 0, autoscaling, resources,
+                               max_ongoing_requests=min(s.max_concurrency, 64))
+    resources = _instances.worker_resources(v.instance_type)
+    autoscaling = None
+    if v.autoscaling:
+        a = v.autoscaling
+        autoscaling = {"min_replicas": a.min_capacity, "max_replicas": a.max_capacity,
+                       "initial_replicas": min(max(v.initial_instance_count, a.min_capacity),
+                                               a.max_capacity),
+                       "target_ongoing_requests": a.target_ongoing_requests,
+                       "upscale_delay_s": a.scale_out_cooldown_s,
+                       "downscale_delay_s": a.scale_in_cooldown_s}
+    return serving.Variant(v.variant_name, model, v.initial_weight, v.initial_instance_count,
+                           autoscaling, resources)
+
+
+def _settings(spec: Endpoint):
+    import serving
+
+    auth = None
+    if spec.auth:
+        secret = os.environ.get(spec.auth.secret_env)
+        if not secret:
+            raise EndpointError(f"auth.secret_env names {spec.auth.secret_env}, which is not set "
+                                "(or empty) here; export it before deploying")
+        auth = (spec.auth.type, serving.secret_hash(secret))
+    return serving.Settings(max_payload_bytes=int(spec.max_payload_mb * 1024 * 1024),
+                            timeout_s=spec.timeout_s, auth=auth,
+                            batch_size=spec.batching.max_batch_size,
+                            batch_wait_ms=spec.batching.max_wait_ms)
+
+
+def _record_path(name: str):
+    return constants.home() / "endpoints" / f"{name}.json"
+
+
+def deploy(spec: Endpoint, wait: bool = True) -> dict:
+    """Create or update the endpoint; return its description. Every model is resolved (and
+    every refusal raised) before anything starts."""
+    import serving
+
+    resolved = [resolve(v.model, spec.allow_unapproved) for v in spec.variants]
+    variants = [_variant(v, m) for v, (m, _) in zip(spec.variants, resolved, strict=True)]
+    settings = _settings(spec)
+    _session.ensure_ray()
+    path = _record_path(spec.endpoint_name)
+    old = json.loads(path.read_text()) if path.exists() else {}
+    now = time.time()
+    record = {"EndpointName": spec.endpoint_name, "CreationTime": old.get("CreationTime", now),
+              "LastModifiedTime": now, "Spec": spec.model_dump(mode="json"),
+              "Models": {v.variant_name: info for v, (_, info) in
+                         zip(spec.variants, resolved, strict=True)}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        serving.deploy(spec.endpoint_name, variants, settings, wait=wait)
+    except Exception:
+        if not old:  # a new endpoint that did not start leaves nothing behind
+            serving.delete(spec.endpoint_name)
+        raise
+    path.write_text(json.dumps(record, indent=1))
+    return describe(spec.endpoint_name)
+
+
+def _connected() -> bool:
+    """Connected to the Ray that may host endpoints: this process's, or ``RAY_ADDRESS``'s.
+    (A fresh local Ray would host none, so none is started just to look.)"""
+    import ray
+
+    if not ray.is_initialized() and constants.get("RAY_ADDRESS"):
+        _session.ensure_ray()
+    return ray.is_initialized()
+
+
+_STATUS = {"RUNNING": "InService", "DEPLOYING": "Creating", "DEPLOY_FAILED": "Failed",
+           "UNHEALTHY": "Failed", "DELETING": "Deleting", "NOT_STARTED": "Creating"}
+
+
+def describe(name: str) -> dict:
+    """SageMaker's DescribeEndpoint fields, from the record and Serve's live state."""
+    import serving
+
+    path = _record_path(name)
+    if not path.exists():
+        raise EndpointError(f"no endpoint {name!r}; `mlcore endpoints list` shows them")
+    record = json.loads(path.read_text())
+    live = serving.status(name) if _connected() else None
+    stats = serving.variant_stats(name) if live else {}
+    weights = stats.get("weights", {})
+    variants = []
+    for v in record["Spec"]["variants"]:
+        vn = v["variant_name"]
+        deployment = "ingress" if len(record["Spec"]["variants"]) == 1 else f"variant-{vn}"
+        replicas = ((live or {}).get("deployments", {}).get(deployment) or {}).get("replicas", {})
+        variants.append({
+            "VariantName": vn, "Model": record["Models"].get(vn, {}),
+            "CurrentWeight": weights.get(vn), "DesiredWeight": v["initial_weight"],
+            "CurrentInstanceCount": replicas.get("RUNNING", 0),
+            "DesiredInstanceCount": v["initial_instance_count"],
+            "CurrentServerlessConfig": v.get("serverless_config"),
+            "Autoscaling": v.get("autoscaling"),
+            **stats.get("variants", {}).get(vn, {})})
+    if live is None:
+        status, reason = "OutOfService", "not running on this Ray cluster (it stopped with it)"
+    else:
+        status = _STATUS.get(live["status"].rsplit(".", 1)[-1], live["status"])
+        reason = live["message"] or None
+    return {"EndpointName": name, "EndpointStatus": status, "FailureReason": reason,
+            "Url": serving.endpoint_url(name), "CreationTime": record["CreationTime"],
+            "LastModifiedTime": record["LastModifiedTime"], "ProductionVariants": variants,
+            "Auth": (record["Spec"].get("auth") or {}).get("type")}
+
+
+def list_endpoints() -> list[dict]:
+    folder = constants.home() / "endpoints"
+    names = sorted(p.stem for p in folder.glob("*.json")) if folder.exists() else []
+    return [describe(n) for n in names]
+
+
+def delete(name: str) -> None:
+    import serving
+
+    path = _record_path(name)
+    if not path.exists():
+        raise EndpointError(f"no endpoint {name!r}; `mlcore endpoints list` shows them")
+    if _connected():
+        serving.delete(name)
+    path.unlink()
+
+
+def update_weights(name: str, weights: dict[str, float]) -> dict:
+    import serving
+
+    if not _record_path(name).exists():
+        raise EndpointError(f"no endpoint {name!r}; `mlcore endpoints list` shows them")
+    if not _connected():
+        raise EndpointError(f"endpoint {name!r} is not running here; set RAY_ADDRESS to the "
+                            "Ray cluster that hosts it")
+    serving.set_weights(name, weights)
+    return describe(name)
+
+
+def model_ref(model: str) -> ModelRef:
+    """``group/3`` (a registered version), ``group@alias``, or a training job name."""
+    if "/" in model:
+        group, _, version = model.rpartition("/")
+        if not version.isdigit():
+            raise EndpointError(f"model {model!r}: the part after '/' must be a version number")
+        return ModelRef(name=group, version=int(version))
+    if "@" in model:
+        group, _, alias = model.partition("@")
+        return ModelRef(name=group, alias=alias)
+    return ModelRef(training_job=model)
+
+
+def variant_spec(model: ModelRef, instance_type: str = "local", initial_instance_count: int = 1,
+                 variant_name: str = "AllTraffic", initial_weight: float = 1.0,
+                 serverless_inference_config=None, autoscaling: dict | None = None) -> VariantSpec:
+    serverless = serverless_inference_config._spec() if serverless_inference_config else None
+    return VariantSpec(variant_name=variant_name, model=model, initial_weight=initial_weight,
+                       instance_type=instance_type, initial_instance_count=initial_instance_count,
+                       serverless_config=serverless, autoscaling=autoscaling)
+
+
+def deploy_variants(name: str, variants: list[VariantSpec], serializer=None, deserializer=None,
+                    wait: bool = True, **endpoint_fields):
+    """Deploy ``variants`` as endpoint ``name``; return its ``Predictor``."""
+    from mlcore.sagemaker.predictor import Predictor
+
+    deploy(Endpoint(endpoint_name=name, variants=variants, **endpoint_fields), wait=wait)
+    return Predictor(name, serializer=serializer, deserializer=deserializer)
