@@ -14,8 +14,8 @@ NAME = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
 
 
 class ModelRef(_Spec):
-    """Which model a variant serves: a registered model version (by version or alias), or the
-    model of a completed training job."""
+    """Which model a variant serves: a registered model version (by version or alias), the
+    model of a completed training job, or (multi-model) every model under a prefix."""
 
     name: str | None = Field(None, description="Registered model (model package group) name.")
     version: int | None = Field(None, ge=1, description="Registered version; with name.")
@@ -23,12 +23,22 @@ class ModelRef(_Spec):
         None, description="Registry alias, e.g. 'approved' (the newest approved version); with "
         "name. Neither version nor alias means 'approved'.")
     training_job: str | None = Field(None, description="A completed training job whose model to serve.")
+    model_data_prefix: str | None = Field(
+        None, description="Multi-model: a folder or prefix of model artifacts, each loaded on "
+        "first use by the X-Amzn-SageMaker-Target-Model header (its path under the prefix).")
+    algorithm: str | None = Field(None, description="Multi-model: the built-in algorithm of the models.")
+    max_models_per_replica: int = Field(
+        50, ge=1, description="Multi-model: models kept loaded per replica (least recently used "
+        "evicted).")
 
     @model_validator(mode="after")
     def _one_source(self):
-        if bool(self.name) == bool(self.training_job):
-            raise ValueError("give either name (a registered model, with version or alias) or "
-                             "training_job, not both and not neither")
+        if sum(map(bool, (self.name, self.training_job, self.model_data_prefix))) != 1:
+            raise ValueError("give exactly one of name (a registered model, with version or "
+                             "alias), training_job, or model_data_prefix (multi-model)")
+        if self.model_data_prefix and not self.algorithm:
+            raise ValueError("model_data_prefix needs algorithm (the built-in algorithm that "
+                             "loads the models, e.g. xgboost)")
         if self.training_job and (self.version or self.alias):
             raise ValueError("version and alias go with name (a registered model), not training_job")
         if self.version and self.alias:
@@ -37,6 +47,8 @@ class ModelRef(_Spec):
         return self
 
     def describe(self) -> str:
+        if self.model_data_prefix:
+            return f"{self.algorithm} models under {self.model_data_prefix}"
         if self.training_job:
             return f"training job {self.training_job}"
         return f"{self.name}/{self.version}" if self.version else f"{self.name}@{self.alias or 'approved'}"
@@ -75,7 +87,11 @@ class VariantSpec(_Spec):
     """One production variant: a model, its replicas, its share of the traffic."""
 
     variant_name: str = Field("AllTraffic", pattern=NAME, description="Variant name.")
-    model: ModelRef = Field(description="The model this variant serves.")
+    model: ModelRef | None = Field(None, description="The model this variant serves.")
+    pipeline: list[ModelRef] | None = Field(
+        None, min_length=2, description="Instead of model: an inference pipeline (e.g. "
+        "preprocess -> model -> postprocess), each stage its own deployment, each stage's "
+        "output the next one's input.")
     initial_weight: float = Field(1.0, ge=0, description="Relative share of the traffic.")
     instance_type: str = Field("local", description="Instance type of each replica.")
     initial_instance_count: int = Field(1, ge=1, description="Replicas (without autoscaling).")
@@ -87,6 +103,14 @@ class VariantSpec(_Spec):
     @classmethod
     def _known_instance(cls, v: str) -> str:
         return _check_instance_type(v)
+
+    @model_validator(mode="after")
+    def _one_model(self):
+        if (self.model is None) == (self.pipeline is None):
+            raise ValueError("give model (one model) or pipeline (a list of models), one of them")
+        if self.pipeline and any(m.model_data_prefix for m in self.pipeline):
+            raise ValueError("a pipeline stage cannot be multi-model (model_data_prefix)")
+        return self
 
     @model_validator(mode="after")
     def _one_scaling(self):
@@ -112,6 +136,16 @@ class AuthSpec(_Spec):
     secret_env: str = Field(description="Environment variable holding the token or key.")
 
 
+class DataCaptureSpec(_Spec):
+    """SageMaker's DataCaptureConfig: a sampled share of requests and responses written as
+    JSON lines (SageMaker's capture format) under destination_s3_uri."""
+
+    enable_capture: bool = Field(True, description="Capture on or off.")
+    sampling_percentage: float = Field(20.0, ge=0, le=100, description="Share of requests captured.")
+    destination_s3_uri: str | None = Field(
+        None, description="Any fsspec URI; null: $MLCORE_HOME/data-capture.")
+
+
 class Endpoint(_Spec):
     """A realtime endpoint."""
 
@@ -124,6 +158,7 @@ class Endpoint(_Spec):
     timeout_s: float = Field(60.0, gt=0, le=3600, description="Longest a prediction may take (504 after).")
     allow_unapproved: bool = Field(
         False, description="Serve registered versions that are not Approved (off: refused).")
+    data_capture: DataCaptureSpec | None = Field(None, description="Data capture; null: off.")
 
     @field_validator("variants")
     @classmethod

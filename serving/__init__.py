@@ -2,6 +2,7 @@
 production variants, autoscaling and scale to zero, dynamic batching, auth and limits; the
 request/response codecs and the HTTP client."""
 
+from serving._capture import CaptureConfig
 from serving._client import Predictor
 from serving._codecs import (
     BytesDeserializer,
@@ -13,6 +14,7 @@ from serving._codecs import (
     NumpyDeserializer,
     StringDeserializer,
 )
+from serving._compare import compare_variants
 from serving._realtime import (
     ModelSpec,
     Settings,
@@ -26,7 +28,7 @@ from serving._realtime import (
     variant_stats,
 )
 
-__all__ = ["BytesDeserializer", "CSVDeserializer", "CSVSerializer", "IdentitySerializer",
+__all__ = ["BytesDeserializer", "CaptureConfig", "CSVDeserializer", "CSVSerializer", "IdentitySerializer",
            "JSONDeserializer", "JSONSerializer", "NumpyDeserializer", "Predictor",
-           "ModelSpec", "Settings", "StringDeserializer", "Variant", "delete", "deploy",
+           "ModelSpec", "Settings", "StringDeserializer", "Variant", "compare_variants", "delete", "deploy",
            "endpoint_url", "secret_hash", "set_weights", "status", "variant_stats"]

@@ -35,8 +35,11 @@ class Predictor:
     def url(self) -> str:
         return endpoint_url(self.endpoint_name)
 
-    def predict(self, data, initial_args: dict | None = None, target_variant: str | None = None):
-        """Send ``data``; ``target_variant`` pins the production variant that answers."""
+    def predict(self, data, initial_args: dict | None = None, target_variant: str | None = None,
+                target_model: str | None = None, inference_id: str | None = None):
+        """Send ``data``; ``target_variant`` pins the production variant that answers;
+        ``target_model`` names the model of a multi-model endpoint (its path under the
+        prefix); ``inference_id`` labels the request in data capture."""
         body = self.serializer.serialize(data)
         accept = self.deserializer.ACCEPT
         headers = {"Content-Type": self.serializer.CONTENT_TYPE,
@@ -44,6 +47,12 @@ class Predictor:
         target_variant = target_variant or (initial_args or {}).get("TargetVariant")
         if target_variant:
             headers["X-Amzn-SageMaker-Target-Variant"] = target_variant
+        target_model = target_model or (initial_args or {}).get("TargetModel")
+        if target_model:  # SageMaker's header; Serve's lets its proxy route to a replica holding it
+            headers["X-Amzn-SageMaker-Target-Model"] = target_model
+            headers["serve-multiplexed-model-id"] = target_model
+        if inference_id:
+            headers["X-Amzn-SageMaker-Inference-Id"] = inference_id
         try:
             resp = self._http.post(f"{self.url}/invocations", data=body, headers=headers,
                                    timeout=self.timeout)

@@ -32,10 +32,13 @@ import numpy as np
 
 from mlcore import _storage, constants
 from mlcore.errors import EndpointError
+from serving._capture import Capture, CaptureConfig, new_inference_id
 
 log = logging.getLogger("mlcore")
 VARIANT_HEADER = "x-amzn-sagemaker-target-variant"
 INVOKED_HEADER = "X-Amzn-Invoked-Production-Variant"
+INFERENCE_ID_HEADER = "X-Amzn-SageMaker-Inference-Id"
+TARGET_MODEL_HEADER = "x-amzn-sagemaker-target-model"
 
 
 @dataclass(frozen=True)
@@ -48,14 +51,17 @@ class ModelSpec:
     load: Callable
     predict: Callable
     n_features: Callable | None = None
+    multi_model: int = 0  # > 0: model_data is a prefix of models, this many loaded per replica
 
 
 @dataclass
 class Variant:
-    """One production variant (SageMaker's ``ProductionVariant``)."""
+    """One production variant (SageMaker's ``ProductionVariant``). ``model`` may be a list:
+    an inference pipeline, each stage its own deployment sharing the variant's resources, the
+    output of one stage the input of the next."""
 
     name: str
-    model: ModelSpec
+    model: ModelSpec | list[ModelSpec]
     weight: float = 1.0
     replicas: int = 1
     autoscaling: dict | None = None  # Serve autoscaling_config (min/max_replicas, ...)
@@ -72,6 +78,7 @@ class Settings:
     auth: tuple[str, str] | None = None  # ("bearer" | "api_key", sha256 hex of the secret)
     batch_size: int = 32  # 1 turns batching off
     batch_wait_ms: float = 2.0
+    capture: CaptureConfig | None = None  # data capture (sampled requests and responses)
 
 
 def secret_hash(secret: str) -> str:
@@ -162,9 +169,11 @@ class Ingress(_Batched):
     def __init__(self, name: str, settings: Settings, backends: dict,
                  weights: dict[str, float]):
         self.name, self.settings = name, settings
-        self._local, self._handles, self._features = None, {}, {}
+        self._local, self._handles, self._features, self._multi = None, {}, {}, None
         for variant, backend in backends.items():
-            if isinstance(backend, ModelSpec):
+            if isinstance(backend, ModelSpec) and backend.multi_model:
+                self._multi = backend  # models load on first use (_multi_model)
+            elif isinstance(backend, ModelSpec):  # loaded here
                 model, n = _load(backend)
                 self._local = (variant, model, backend.predict)
                 self._features[variant] = n
@@ -172,9 +181,15 @@ class Ingress(_Batched):
                 self._handles[variant] = backend
         self._weights = dict(weights)
         self._set_batching(settings.batch_size, settings.batch_wait_ms)
-        self._pending = {v: [0, 0, 0.0] for v in backends}  # invocations, errors, latency ms
+        # per variant: invocations, errors, latency ms, model loads (multi-model)
+        self._pending = {v: [0, 0, 0.0, 0] for v in backends}
         self._synced = time.monotonic()
         self._state = _state(name)
+        self._capture = Capture(name, settings.capture) if settings.capture else None
+
+    def __del__(self):  # Serve's graceful replica shutdown: write what is still buffered
+        if getattr(self, "_capture", None) is not None:
+            self._capture.close()
 
     async def _sync(self) -> None:
         """Push this replica's counts; take the current weights (about once a second)."""
@@ -182,7 +197,7 @@ class Ingress(_Batched):
         if self._state is None or now - self._synced < 1.0:
             return
         self._synced, pending = now, self._pending
-        self._pending = {v: [0, 0, 0.0] for v in pending}
+        self._pending = {v: [0, 0, 0.0, 0] for v in pending}
         try:
             self._weights = await self._state.exchange.remote(pending)
         except Exception as e:  # the endpoint is being deleted; keep serving meanwhile
@@ -194,7 +209,9 @@ class Ingress(_Batched):
 
     async def _n_features(self, variant: str) -> int | None:
         if variant not in self._features:
-            self._features[variant] = await self._handles[variant].features.remote()
+            first = self._handles[variant]
+            first = first[0] if isinstance(first, list) else first
+            self._features[variant] = await first.features.remote()
         return self._features[variant]
 
     def _authorized(self, headers) -> bool:
@@ -248,10 +265,16 @@ class Ingress(_Batched):
                 raise BadRequest(413, f"payload is {declared} bytes; the limit is {limit}")
             await self._sync()
             variant = self._choose(request.headers)
-            X = parse(await request.body(), request.headers.get("content-type", ""),
-                      await self._n_features(variant), limit)
+            raw, ctype = await request.body(), request.headers.get("content-type", "")
+            if self._multi is not None:
+                model, n_features = await self._target_model(request.headers)
+                X = parse(raw, ctype, n_features, limit)
+                work = asyncio.to_thread(self._multi.predict, model, X)
+            else:
+                X = parse(raw, ctype, await self._n_features(variant), limit)
+                work = self._route(variant, X)
             try:
-                y = await asyncio.wait_for(self._route(variant, X), self.settings.timeout_s)
+                y = await asyncio.wait_for(work, self.settings.timeout_s)
             except asyncio.TimeoutError:
                 raise BadRequest(504, f"the model did not answer within {self.settings.timeout_s} s "
                                       "(the endpoint's timeout_s)") from None
@@ -266,12 +289,52 @@ class Ingress(_Batched):
         from starlette.responses import Response
 
         self._count(variant, start)
-        return Response(body, media_type=media, headers={INVOKED_HEADER: variant})
+        headers = {INVOKED_HEADER: variant}
+        if self._capture is not None and self._capture.sampled():
+            inference_id = request.headers.get(INFERENCE_ID_HEADER) or new_inference_id()
+            self._capture.record(variant, inference_id, raw, ctype, body, media)
+            headers[INFERENCE_ID_HEADER] = inference_id
+        return Response(body, media_type=media, headers=headers)
+
+    async def _target_model(self, headers):
+        from ray import serve
+
+        from serving._payload import BadRequest
+
+        model_id = headers.get(TARGET_MODEL_HEADER) or serve.get_multiplexed_model_id()
+        if not model_id:
+            raise BadRequest(400, f"{self.name!r} is a multi-model endpoint: name the model with "
+                                  "the X-Amzn-SageMaker-Target-Model header (its path under the "
+                                  "model data prefix)")
+        parts = model_id.strip("/").split("/")
+        if ".." in parts or "" in parts:
+            raise BadRequest(400, f"target model {model_id!r} must be a relative path without '..'")
+        return await self._multi_model("/".join(parts))
+
+    async def _load_target(self, model_id: str):
+        """Load ``<prefix>/<model_id>``; Serve's multiplexing caches it (LRU per replica)."""
+        import dataclasses
+
+        from serving._payload import BadRequest
+
+        uri = _storage.join(self._multi.model_data, model_id)
+        if not await asyncio.to_thread(_storage.is_committed, uri):
+            raise BadRequest(404, f"no model {model_id!r} under {self._multi.model_data}; add it "
+                                  "with MultiDataModel.add_model")
+        loaded = await asyncio.to_thread(_load, dataclasses.replace(self._multi, model_data=uri))
+        for counts in self._pending.values():
+            counts[3] += 1
+        return loaded
 
     async def _route(self, variant: str, X: np.ndarray) -> np.ndarray:
         if self._local and self._local[0] == variant:
             return await self._infer(X)
-        return await self._handles[variant].predict.remote(X)
+        backend = self._handles[variant]
+        if isinstance(backend, list):  # an inference pipeline: stage by stage
+            for stage in backend:
+                X = await stage.predict.remote(X)
+            return X
+        return await backend.predict.remote(X)
 
     def _count(self, variant: str | None, start: float, error: bool = False) -> None:
         if variant is None:
@@ -295,16 +358,17 @@ class EndpointState:
         return dict(self._weights)
 
     def exchange(self, counts: dict[str, list]) -> dict[str, float]:
-        for v, (n, err, ms) in counts.items():
-            c = self._counts.setdefault(v, [0, 0, 0.0])
-            c[0], c[1], c[2] = c[0] + n, c[1] + err, c[2] + ms
+        for v, delta in counts.items():
+            c = self._counts.setdefault(v, [0, 0, 0.0, 0])
+            self._counts[v] = [a + b for a, b in zip(c, delta, strict=True)]
         return dict(self._weights)
 
     def snapshot(self) -> dict:
         return {"weights": dict(self._weights),
                 "variants": {v: {"Invocations": n, "Errors": err,
-                                 "MeanLatencyMs": round(ms / n, 3) if n else None}
-                             for v, (n, err, ms) in self._counts.items()}}
+                                 "MeanLatencyMs": round(ms / n, 3) if n else None,
+                                 "ModelLoads": loads}
+                             for v, (n, err, ms, loads) in self._counts.items()}}
 
 
 Ingress._batch = _batch_method()
@@ -354,35 +418,54 @@ def deploy(name: str, variants: list[Variant], settings: Settings | None = None,
     names = [v.name for v in variants]
     if not variants or len(set(names)) != len(names):
         raise EndpointError(f"endpoint {name!r} needs variants with distinct names; got {names}")
-    for v in variants:
-        if not _mlflow_uri(v.model.model_data):
-            if not _storage.is_committed(v.model.model_data):
-                raise EndpointError(f"cannot deploy {v.model.model_data}: it is not a committed "
-                                    "model artifact (the job that wrote it did not complete)")
+    specs = [m for v in variants for m in (v.model if isinstance(v.model, list) else [v.model])]
+    for m in specs:
+        if not _mlflow_uri(m.model_data) and not m.multi_model and not _storage.is_committed(m.model_data):
+            raise EndpointError(f"cannot deploy {m.model_data}: it is not a committed model "
+                                "artifact (the job that wrote it did not complete)")
     start_serve()
     quiet = {"log_level": constants.ray_log_level(), "enable_access_log": False}
     ongoing = max(v.max_ongoing_requests for v in variants)
-    if len(variants) == 1:  # the ingress holds the model
+    ingress = Ingress
+    if any(m.multi_model for m in specs):
+        if len(specs) > 1:
+            raise EndpointError(f"endpoint {name!r}: a multi-model variant must be the only one "
+                                "(and not a pipeline)")
+        cap = specs[0].multi_model
+
+        async def _multi_model(self, model_id: str):
+            return await self._load_target(model_id)
+
+        # Defined on the class, so Serve sees the endpoint is multiplexed and routes each
+        # model's requests to replicas that hold it.
+        ingress = type("Ingress", (Ingress,), {"_multi_model": serve.multiplexed(
+            max_num_models_per_replica=cap)(_multi_model)})
+    def server(v: Variant, spec: ModelSpec, name: str, share: int = 1):
+        return serve.deployment(
+            VariantServer, name=name, **_scale(v),
+            ray_actor_options=_actor_options({k: r / share for k, r in v.resources.items()}),
+            max_ongoing_requests=max(v.max_ongoing_requests, settings.batch_size),
+            logging_config=quiet,
+        ).bind(spec, settings.batch_size, settings.batch_wait_ms)
+
+    def pipeline(v: Variant) -> list:  # the stages share the variant's instance, as on SageMaker
+        return [server(v, spec, f"{v.name}-stage-{i}", len(v.model)) for i, spec in enumerate(v.model)]
+
+    if len(variants) == 1 and isinstance(variants[0].model, ModelSpec):  # the ingress holds it
         v = variants[0]
         backends = {v.name: v.model}
         ingress_opts = {**_scale(v), "ray_actor_options": _actor_options(v.resources),
                         "max_ongoing_requests": max(ongoing, settings.batch_size)}
     else:
-        backends = {
-            v.name: serve.deployment(
-                VariantServer, name=f"variant-{v.name}", **_scale(v),
-                ray_actor_options=_actor_options(v.resources),
-                max_ongoing_requests=max(v.max_ongoing_requests, settings.batch_size),
-                logging_config=quiet,
-            ).bind(v.model, settings.batch_size, settings.batch_wait_ms)
-            for v in variants}
+        backends = {v.name: pipeline(v) if isinstance(v.model, list) else server(v, v.model, f"variant-{v.name}")
+                    for v in variants}
         ingress_opts = {"num_replicas": 1, "ray_actor_options": {"num_cpus": 0},
                         "max_ongoing_requests": 4 * ongoing * len(variants)}
     import ray
 
     weights = {v.name: v.weight for v in variants}
     ray.get(_state(name, create=True).set_weights.remote(weights))
-    app = serve.deployment(Ingress, name="ingress", logging_config=quiet,
+    app = serve.deployment(ingress, name="ingress", logging_config=quiet,
                            **ingress_opts).bind(name, settings, backends, weights)
     try:
         serve.run_many([serve.RunTarget(app, name=name, route_prefix=f"/endpoints/{name}",

@@ -30,7 +30,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-os.environ["MLCORE_SERVE_PORT"] = str(free_port())
+def fixed_range_port(low: int = 20000, high: int = 30000) -> int:
+    """A free port below the kernel's ephemeral range (32768+), for a server that binds it
+    later: Ray's many port-0 servers cannot take it in between (above Ray's worker ports)."""
+    import random
+
+    for port in random.sample(range(low, high), 200):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError(f"no free port in {low}-{high}")
+
+
+os.environ["MLCORE_SERVE_PORT"] = str(fixed_range_port())
 
 
 @pytest.fixture(scope="session")

@@ -245,7 +245,7 @@ def test_cli_endpoint_commands_and_refusals(tmp_path):
                    "    serverless_config: {memory_size_in_mb: 1000}\n")
     res = cli("deploy", str(bad))
     assert res.returncode == 2, res.stderr
-    assert "variants.0.model: give either name" in res.stderr
+    assert "variants.0.model: give exactly one of name" in res.stderr
     assert "memory_size_in_mb: Input should be a multiple of 1024" in res.stderr
     res = cli("endpoints", "update-weights", "x", "A=heavy")
     assert res.returncode == 2 and "VARIANT=NUMBER" in res.stderr
@@ -253,3 +253,202 @@ def test_cli_endpoint_commands_and_refusals(tmp_path):
     missing.write_text("kind: Endpoint\nendpoint_name: x\nvariants:\n  - model: {name: no-such-group}\n")
     res = cli("validate", str(missing))
     assert res.returncode == 2 and "no-such-group" in res.stderr
+
+
+def _pid(model, X):
+    import os
+
+    return np.full(len(X), float(os.getpid()))
+
+
+@pytest.mark.chaos
+def test_killing_a_replica_under_steady_load_keeps_99_percent_of_requests():
+    """20 requests/s for 30 s against 2 replicas; one replica is SIGKILLed after 5 s."""
+    import os
+    import signal
+
+    serving.deploy("ep-chaos", [serving.Variant("AllTraffic", _spec(_pid), replicas=2,
+                                                resources={"CPU": 0.5})],
+                   serving.Settings(batch_size=1))
+    try:
+        http = requests.Session()
+        ok, failed, pids, killed = 0, [], set(), None
+        start = time.monotonic()
+        for i in range(600):
+            time.sleep(max(0.0, start + i / 20 - time.monotonic()))  # 20 per second
+            try:
+                r = http.post(f"{serving.endpoint_url('ep-chaos')}/invocations", data=ROW,
+                              headers={"Content-Type": "text/csv"}, timeout=30)
+                if r.status_code == 200:
+                    ok += 1
+                    pids.add(int(r.json()["predictions"][0]))
+                else:
+                    failed.append(r.status_code)
+            except requests.RequestException as e:
+                failed.append(repr(e))
+            if killed is None and i >= 100 and len(pids) >= 2:
+                killed = sorted(pids)[0]
+                os.kill(killed, signal.SIGKILL)
+        assert killed is not None, f"never saw both replicas: {pids}"
+        assert ok / 600 >= 0.99, (ok, failed)
+        assert len(pids - {killed}) >= 2, pids  # the survivor and the replacement both served
+    finally:
+        serving.delete("ep-chaos")
+
+
+def test_data_capture_writes_the_sampled_share_in_sagemakers_format(trained, tmp_path):
+    from mlcore.sagemaker import DataCaptureConfig
+
+    dest = tmp_path / "capture"
+    predictor = trained.deploy(endpoint_name="ep-capture", data_capture_config=DataCaptureConfig(
+        sampling_percentage=30, destination_s3_uri=str(dest)))
+    try:
+        n, captured_ids = 400, set()
+        for i in range(n):
+            r = _post("ep-capture", f"{i},2,3,4,5,6,7,8")
+            assert r.status_code == 200
+            if "X-Amzn-SageMaker-Inference-Id" in r.headers:
+                captured_ids.add(r.headers["X-Amzn-SageMaker-Inference-Id"])
+        d = predictor.describe()["DataCaptureConfig"]
+        assert d == {"EnableCapture": True, "CurrentSamplingPercentage": 30.0,
+                     "DestinationS3Uri": str(dest)}
+        time.sleep(2.5)  # one flush interval (1 s) and then some
+    finally:
+        predictor.delete_endpoint()
+    files = sorted(dest.rglob("*.jsonl"))
+    assert files and all(f.relative_to(dest).parts[:2] == ("ep-capture", "AllTraffic") for f in files)
+    rows = [json.loads(line) for f in files for line in f.read_text().splitlines()]
+    # Binomial(400, 0.3): sd 9.2; 4 sd either side.
+    assert abs(len(rows) - 0.3 * n) < 37, len(rows)
+    assert {r["eventMetadata"]["eventId"] for r in rows} == captured_ids
+    first = rows[0]["captureData"]
+    assert first["endpointInput"]["observedContentType"] == "text/csv"
+    assert first["endpointInput"]["encoding"] == "CSV" and first["endpointInput"]["mode"] == "INPUT"
+    sent = int(first["endpointInput"]["data"].split(",")[0])
+    assert 0 <= sent < n
+    assert len(json.loads(first["endpointOutput"]["data"])["predictions"]) == 1
+
+
+def test_multi_model_endpoint_loads_on_first_use_and_evicts_least_recently_used(tmp_path):
+    """120 distinct XGBoost models under one prefix, at most 10 loaded per replica."""
+    import xgboost as xgb
+
+    from mlcore import _storage
+    from mlcore.sagemaker import MultiDataModel
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 8)).astype(np.float32)
+    prefix, expected = str(tmp_path / "models"), {}
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    probe = X[:3]
+    for i in range(120):
+        y = (X[:, i % 8] + rng.normal(scale=0.3, size=200) > 0).astype(np.float32)
+        booster = xgb.train({"max_depth": 2, "objective": "binary:logistic", "seed": i},
+                            xgb.DMatrix(X, y), num_boost_round=3)
+        booster.save_model(str(staging / "xgboost-model.json"))
+        (staging / "xgboost-model.json").rename(staging / "xgboost-model")
+        _storage.commit_dir(str(staging), f"{prefix}/m{i:03d}")
+        (staging / "xgboost-model").unlink()
+        expected[f"m{i:03d}"] = booster.predict(xgb.DMatrix(probe))
+
+    mme = MultiDataModel("ep-mme", prefix, algorithm="xgboost", max_models_per_replica=10)
+    assert mme.add_model(f"{prefix}/m000", "extra/copy-of-m000") == "extra/copy-of-m000"
+    models = list(mme.list_models())
+    assert len(models) == 121 and models[0] == "extra/copy-of-m000" and models[-1] == "m119"
+    predictor = mme.deploy()
+    try:
+        def loads():
+            time.sleep(1.1)  # replicas push their counts about once a second, on a request
+            predictor.predict(probe, target_model="m119")
+            [v] = predictor.describe()["ProductionVariants"]
+            return v["ModelLoads"]
+
+        for name in expected:  # first use of each: 120 loads, each answering as its own model
+            got = predictor.predict(probe, target_model=name)["predictions"]
+            np.testing.assert_allclose(got, expected[name], rtol=1e-6)
+        assert loads() == 120
+        for name in list(expected)[-10:]:  # the 10 most recent are still loaded
+            predictor.predict(probe, target_model=name)
+        assert loads() == 120
+        predictor.predict(probe, target_model="m000")  # evicted long ago: loaded again
+        np.testing.assert_allclose(predictor.predict(probe, target_model="extra/copy-of-m000")
+                                   ["predictions"], expected["m000"], rtol=1e-6)
+        assert loads() == 122
+        for target, status, words in [(None, 400, "X-Amzn-SageMaker-Target-Model"),
+                                      ("nope", 404, "no model 'nope'"),
+                                      ("../m001", 400, "without '..'")]:
+            with pytest.raises(EndpointError, match=words) as info:
+                predictor.predict(probe, target_model=target)
+            assert info.value.fields["status"] == status
+    finally:
+        predictor.delete_endpoint()
+
+
+def _double(model, X):
+    return X * 2
+
+
+def _row_sums(model, X):
+    return X.sum(axis=1, keepdims=True)
+
+
+def _plus_one(model, X):
+    return X + 1
+
+
+def test_inference_pipeline_composes_its_stages_each_its_own_deployment():
+    stages = [_spec(_double), _spec(_row_sums), _spec(_plus_one)]
+    serving.deploy("ep-pipe", [serving.Variant("AllTraffic", stages, resources={"CPU": 1.5})],
+                   serving.Settings(batch_size=4, batch_wait_ms=5))
+    try:
+        rows = [[1, 2, 3], [0.5, 0, -1]]
+        r = requests.post(f"{serving.endpoint_url('ep-pipe')}/invocations", json=rows, timeout=60)
+        assert r.status_code == 200, r.text
+        assert r.json()["predictions"] == [[13.0], [0.0]]  # (2*sum) + 1
+        deployments = serving.status("ep-pipe")["deployments"]
+        assert {"AllTraffic-stage-0", "AllTraffic-stage-1", "AllTraffic-stage-2"} <= set(deployments)
+        assert all(d["replicas"].get("RUNNING") == 1 for n, d in deployments.items() if "stage" in n)
+    finally:
+        serving.delete("ep-pipe")
+    from mlcore.sagemaker import PipelineModel
+
+    with pytest.raises(ValueError, match="at least 2 models"):
+        PipelineModel(models=["g/1"])
+
+
+def _sign_of_first(model, X):
+    return (X[:, 0] > 0).astype(float)
+
+
+def _always_low(model, X):
+    return np.full(len(X), 0.3)
+
+
+def test_variant_comparison_on_ground_truth_finds_the_better_variant(tmp_path):
+    dest = str(tmp_path / "capture")
+    settings = serving.Settings(capture=serving.CaptureConfig(dest, 100.0), batch_size=1)
+    serving.deploy("ep-cmp", [
+        serving.Variant("A", _spec(_sign_of_first), weight=0.5, resources={"CPU": 0.5}),
+        serving.Variant("B", _spec(_always_low), weight=0.5, resources={"CPU": 0.5})], settings)
+    try:
+        rng = np.random.default_rng(0)
+        truth = {}
+        for i in range(200):
+            x0 = float(rng.normal())
+            r = _post("ep-cmp", f"{x0},0,0", {"X-Amzn-SageMaker-Inference-Id": f"req-{i}"})
+            assert r.status_code == 200 and r.headers["X-Amzn-SageMaker-Inference-Id"] == f"req-{i}"
+            truth[f"req-{i}"] = float(x0 > 0)
+        time.sleep(2.5)  # the capture writer flushes every second
+    finally:
+        serving.delete("ep-cmp")
+    out = serving.compare_variants(dest, "ep-cmp", truth)
+    a, b = out["Variants"]["A"], out["Variants"]["B"]
+    assert a["N"] + b["N"] == 200 and min(a["N"], b["N"]) > 50
+    assert a["accuracy"] == 1.0 and 0.3 < b["accuracy"] < 0.7
+    assert out["Test"] == "two-proportion z-test" and out["PValue"] < 1e-6
+    assert out["Significant"] and out["Better"] == "A"
+    mse = serving.compare_variants(dest, "ep-cmp", truth, metric="mse")
+    assert mse["Better"] == "A" and mse["Variants"]["A"]["mse"] == 0.0
+    with pytest.raises(EndpointError, match="metric must be one of"):
+        serving.compare_variants(dest, "ep-cmp", truth, metric="auc")

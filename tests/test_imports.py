@@ -11,7 +11,8 @@ PUBLIC = [
     "mlcore.sagemaker.inputs", "mlcore.sagemaker.serializers", "mlcore.sagemaker.deserializers",
     "mlcore.sagemaker.image_uris", "mlcore.sagemaker.session", "mlcore.sagemaker.predictor",
     "mlcore.sagemaker.pytorch", "mlcore.sagemaker.tuner", "mlcore.sagemaker.model",
-    "mlcore.sagemaker.serverless", "algorithms", "parallel", "parallel.context", "parallel.lm", "serving",
+    "mlcore.sagemaker.serverless", "mlcore.sagemaker.model_monitor",
+    "mlcore.sagemaker.multidatamodel", "mlcore.sagemaker.pipeline", "algorithms", "parallel", "parallel.context", "parallel.lm", "serving",
 ]
 
 

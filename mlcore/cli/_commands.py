@@ -205,7 +205,10 @@ def deploy(spec: Endpoint | str, serve_seconds: float | None = None) -> int:
     d = _deploy.deploy(spec)
     _say(f"endpoint {d['EndpointName']} {d['EndpointStatus']}: POST {d['Url']}/invocations")
     for v in d["ProductionVariants"]:
-        model = v["Model"].get("ModelPackageArn") or v["Model"].get("TrainingJobName")
+        m = v["Model"]
+        model = (m.get("ModelPackageArn") or m.get("TrainingJobName") or m.get("ModelDataPrefix")
+                 or " -> ".join(s.get("ModelPackageArn") or s.get("TrainingJobName", "?")
+                                for s in m.get("Pipeline", [])))
         _say(f"  variant {v['VariantName']}: {model}, weight {v['DesiredWeight']}, "
              f"{v['CurrentInstanceCount']} replica(s) running")
     if constants.get("RAY_ADDRESS") and serve_seconds is None:

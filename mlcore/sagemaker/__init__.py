@@ -8,6 +8,9 @@ from mlcore.sagemaker import (
                               image_uris,
                               inputs,
                               model,
+                              model_monitor,
+                              multidatamodel,
+                              pipeline,
                               predictor,
                               pytorch,
                               serializers,
@@ -17,6 +20,9 @@ from mlcore.sagemaker import (
 from mlcore.sagemaker.estimator import Estimator
 from mlcore.sagemaker.inputs import TrainingInput
 from mlcore.sagemaker.model import ModelPackage
+from mlcore.sagemaker.model_monitor import DataCaptureConfig
+from mlcore.sagemaker.multidatamodel import MultiDataModel
+from mlcore.sagemaker.pipeline import PipelineModel
 from mlcore.sagemaker.predictor import Predictor
 from mlcore.sagemaker.pytorch import PyTorch
 from mlcore.sagemaker.serverless import ServerlessInferenceConfig
@@ -30,8 +36,8 @@ from mlcore.sagemaker.tuner import (
     WarmStartTypes,
 )
 
-__all__ = ["CategoricalParameter", "ContinuousParameter", "Estimator", "HyperparameterTuner",
-           "IntegerParameter", "ModelPackage", "Predictor", "PyTorch", "ServerlessInferenceConfig",
+__all__ = ["CategoricalParameter", "ContinuousParameter", "DataCaptureConfig", "Estimator", "HyperparameterTuner",
+           "IntegerParameter", "ModelPackage", "MultiDataModel", "PipelineModel", "Predictor", "PyTorch", "ServerlessInferenceConfig",
            "Session", "TrainingInput", "WarmStartConfig", "WarmStartTypes", "deserializers",
-           "estimator", "get_execution_role", "image_uris", "inputs", "model", "predictor",
+           "estimator", "get_execution_role", "image_uris", "inputs", "model", "model_monitor", "multidatamodel", "pipeline", "predictor",
            "production_variant", "pytorch", "serializers", "serverless", "tuner"]

@@ -54,6 +54,13 @@ def resolve(ref: ModelRef, allow_unapproved: bool = False) -> tuple[object, dict
 
     if ref.training_job:
         return _job_model(ref.training_job), {"TrainingJobName": ref.training_job}
+    if ref.model_data_prefix:
+        import algorithms
+
+        m = algorithms.get(ref.algorithm).module
+        return (serving.ModelSpec(ref.model_data_prefix, m.load_model, m.predict, m.feature_count,
+                                  multi_model=ref.max_models_per_replica),
+                {"ModelDataPrefix": ref.model_data_prefix, "Algorithm": ref.algorithm})
     try:
         pkg = (_registry.describe(ref.name, ref.version) if ref.version
                else _registry.by_alias(ref.name, ref.alias or _registry.APPROVED_ALIAS))
@@ -72,6 +79,13 @@ def resolve(ref: ModelRef, allow_unapproved: bool = False) -> tuple[object, dict
             pass
     return serving.ModelSpec(pkg.model_uri, partial(_pyfunc_load, _session.tracking_uri()),
                              _pyfunc_predict), info
+
+
+def _resolve_variant(v: VariantSpec, allow_unapproved: bool) -> tuple[object, dict]:
+    if v.pipeline:
+        stages = [resolve(m, allow_unapproved) for m in v.pipeline]
+        return [m for m, _ in stages], {"Pipeline": [info for _, info in stages]}
+    return resolve(v.model, allow_unapproved)
 
 
 def _variant(v: VariantSpec, model) -> object:
@@ -112,10 +126,19 @@ def _settings(spec: Endpoint):
             raise EndpointError(f"auth.secret_env names {spec.auth.secret_env}, which is not set "
                                 "(or empty) here; export it before deploying")
         auth = (spec.auth.type, serving.secret_hash(secret))
+    capture = None
+    if spec.data_capture and spec.data_capture.enable_capture:
+        capture = serving.CaptureConfig(capture_destination(spec),
+                                        spec.data_capture.sampling_percentage)
     return serving.Settings(max_payload_bytes=int(spec.max_payload_mb * 1024 * 1024),
                             timeout_s=spec.timeout_s, auth=auth,
                             batch_size=spec.batching.max_batch_size,
-                            batch_wait_ms=spec.batching.max_wait_ms)
+                            batch_wait_ms=spec.batching.max_wait_ms, capture=capture)
+
+
+def capture_destination(spec: Endpoint) -> str:
+    return (spec.data_capture.destination_s3_uri if spec.data_capture and
+            spec.data_capture.destination_s3_uri else str(constants.home() / "data-capture"))
 
 
 def _record_path(name: str):
@@ -127,7 +150,7 @@ def deploy(spec: Endpoint, wait: bool = True) -> dict:
     every refusal raised) before anything starts."""
     import serving
 
-    resolved = [resolve(v.model, spec.allow_unapproved) for v in spec.variants]
+    resolved = [_resolve_variant(v, spec.allow_unapproved) for v in spec.variants]
     variants = [_variant(v, m) for v, (m, _) in zip(spec.variants, resolved, strict=True)]
     settings = _settings(spec)
     _session.ensure_ray()
@@ -136,6 +159,7 @@ def deploy(spec: Endpoint, wait: bool = True) -> dict:
     now = time.time()
     record = {"EndpointName": spec.endpoint_name, "CreationTime": old.get("CreationTime", now),
               "LastModifiedTime": now, "Spec": spec.model_dump(mode="json"),
+              "CaptureDestination": capture_destination(spec) if spec.data_capture else None,
               "Models": {v.variant_name: info for v, (_, info) in
                          zip(spec.variants, resolved, strict=True)}}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -177,7 +201,10 @@ def describe(name: str) -> dict:
     variants = []
     for v in record["Spec"]["variants"]:
         vn = v["variant_name"]
-        deployment = "ingress" if len(record["Spec"]["variants"]) == 1 else f"variant-{vn}"
+        if v.get("pipeline"):
+            deployment = f"{vn}-stage-0"
+        else:
+            deployment = "ingress" if len(record["Spec"]["variants"]) == 1 else f"variant-{vn}"
         replicas = ((live or {}).get("deployments", {}).get(deployment) or {}).get("replicas", {})
         variants.append({
             "VariantName": vn, "Model": record["Models"].get(vn, {}),
@@ -195,7 +222,16 @@ def describe(name: str) -> dict:
     return {"EndpointName": name, "EndpointStatus": status, "FailureReason": reason,
             "Url": serving.endpoint_url(name), "CreationTime": record["CreationTime"],
             "LastModifiedTime": record["LastModifiedTime"], "ProductionVariants": variants,
-            "Auth": (record["Spec"].get("auth") or {}).get("type")}
+            "Auth": (record["Spec"].get("auth") or {}).get("type"),
+            "DataCaptureConfig": _capture_info(record)}
+
+
+def _capture_info(record: dict) -> dict | None:
+    dc = record["Spec"].get("data_capture")
+    if not dc or not dc.get("enable_capture"):
+        return None
+    return {"EnableCapture": True, "CurrentSamplingPercentage": dc["sampling_percentage"],
+            "DestinationS3Uri": record.get("CaptureDestination")}
 
 
 def list_endpoints() -> list[dict]:
@@ -240,19 +276,29 @@ def model_ref(model: str) -> ModelRef:
     return ModelRef(training_job=model)
 
 
-def variant_spec(model: ModelRef, instance_type: str = "local", initial_instance_count: int = 1,
-                 variant_name: str = "AllTraffic", initial_weight: float = 1.0,
-                 serverless_inference_config=None, autoscaling: dict | None = None) -> VariantSpec:
+def endpoint_fields(data_capture_config=None, **fields) -> dict:
+    """SageMaker deploy() keywords as Endpoint spec fields."""
+    if data_capture_config is not None:
+        fields["data_capture"] = data_capture_config._spec()
+    return fields
+
+
+def variant_spec(model: ModelRef | list[ModelRef], instance_type: str = "local",
+                 initial_instance_count: int = 1, variant_name: str = "AllTraffic",
+                 initial_weight: float = 1.0, serverless_inference_config=None,
+                 autoscaling: dict | None = None) -> VariantSpec:
     serverless = serverless_inference_config._spec() if serverless_inference_config else None
-    return VariantSpec(variant_name=variant_name, model=model, initial_weight=initial_weight,
+    one, stages = (None, model) if isinstance(model, list) else (model, None)
+    return VariantSpec(variant_name=variant_name, model=one, pipeline=stages,
+                       initial_weight=initial_weight,
                        instance_type=instance_type, initial_instance_count=initial_instance_count,
                        serverless_config=serverless, autoscaling=autoscaling)
 
 
 def deploy_variants(name: str, variants: list[VariantSpec], serializer=None, deserializer=None,
-                    wait: bool = True, **endpoint_fields):
+                    wait: bool = True, **fields):
     """Deploy ``variants`` as endpoint ``name``; return its ``Predictor``."""
     from mlcore.sagemaker.predictor import Predictor
 
-    deploy(Endpoint(endpoint_name=name, variants=variants, **endpoint_fields), wait=wait)
+    deploy(Endpoint(endpoint_name=name, variants=variants, **endpoint_fields(**fields)), wait=wait)
     return Predictor(name, serializer=serializer, deserializer=deserializer)

@@ -196,8 +196,8 @@ class Estimator:
                serializer=None, deserializer=None, endpoint_name: str | None = None,
                wait: bool = True, serverless_inference_config=None, **endpoint_fields):
         """Serve the trained model on a realtime endpoint; return its ``Predictor``.
-        ``endpoint_fields``: the Endpoint spec's own fields (``batching``, ``auth``,
-        ``max_payload_mb``, ``timeout_s``)."""
+        ``endpoint_fields``: ``data_capture_config`` and the Endpoint spec's own fields
+        (``batching``, ``auth``, ``max_payload_mb``, ``timeout_s``)."""
         from mlcore.sagemaker import _deploy
 
         record = self._completed()

@@ -19,6 +19,19 @@ class Predictor(serving.Predictor):
 
         return _deploy.describe(self.endpoint_name)
 
+    def compare_variants(self, ground_truth: dict[str, float], metric: str = "accuracy",
+                         threshold: float = 0.5, alpha: float = 0.05) -> dict:
+        """Per-variant ``accuracy`` or ``mse`` on ``ground_truth`` (inference id -> label),
+        joined with the endpoint's data capture, and a significance test between two
+        variants (``PValue``, ``Significant``, ``Better``)."""
+        from mlcore.errors import EndpointError
+
+        dest = (self.describe().get("DataCaptureConfig") or {}).get("DestinationS3Uri")
+        if not dest:
+            raise EndpointError(f"endpoint {self.endpoint_name!r} has no data capture; deploy it "
+                                "with data_capture_config=DataCaptureConfig(...)")
+        return serving.compare_variants(dest, self.endpoint_name, ground_truth, metric, threshold, alpha)
+
     def update_weights(self, weights: dict[str, float]) -> dict:
         """Set production variant weights in place (no restart); returns the description."""
         from mlcore.sagemaker import _deploy

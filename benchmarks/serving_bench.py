@@ -1,0 +1,187 @@
+"""Serving: the same XGBoost model behind a bare uvicorn + FastAPI app, an mlcore endpoint
+(with and without dynamic batching) and ``mlflow models serve``.
+
+Each server runs in its own process; the load generator (``benchmarks/serving/loadgen.py``)
+in another, sending ``n`` requests of one CSV row (JSON for MLflow, its own format) at 1, 8
+and 64 connections. Reported: throughput, p50/p99 latency, and the ratios the targets name.
+
+Run: ``mlcore run configs/bench/serving.yaml``. Results land in benchmarks/results/serving.*.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import requests
+
+HERE = Path(__file__).parent
+ROOT = HERE.parent
+PY = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def train(root: Path, features: int, rounds: int) -> tuple[str, np.ndarray, object]:
+    """A committed XGBoost artifact (the built-in's format) and one feature row."""
+    import xgboost as xgb
+
+    from mlcore import _storage
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(5000, features)).astype(np.float32)
+    y = (X[:, 0] - X[:, 1] * X[:, 2] + rng.normal(scale=0.5, size=5000) > 0).astype(np.float32)
+    booster = xgb.train({"max_depth": 6, "eta": 0.1, "objective": "binary:logistic", "seed": 0},
+                        xgb.DMatrix(X, y), num_boost_round=rounds)
+    staging = root / "staging"
+    staging.mkdir()
+    booster.save_model(str(staging / "model.json"))
+    (staging / "model.json").rename(staging / "xgboost-model")
+    return _storage.commit_dir(str(staging), str(root / "model")), X[:1], booster
+
+
+def wait_http(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} never answered")
+
+
+def load(url: str, body_file: Path, content_type: str, n: int, concurrency: int) -> dict:
+    out = subprocess.run([PY, str(HERE / "serving" / "loadgen.py"), "--url", url, "--body-file",
+                          str(body_file), "--content-type", content_type, "-n", str(n), "-c",
+                          str(concurrency)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.stdin:
+        proc.stdin.close()
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def run_arm(name: str, cmd: list[str], ready_url: str, url: str, body: Path, ctype: str,
+            levels: dict[int, int], env: dict, ready_line: bool = False) -> dict:
+    print(f"[{name}] starting", flush=True)
+    proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE if ready_line
+                            else subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+                            start_new_session=True)
+    try:
+        if ready_line:
+            assert proc.stdout.readline().strip() == "ready", f"{name} did not start"
+        wait_http(ready_url, proc)
+        out = {}
+        for c, n in levels.items():
+            out[c] = load(url, body, ctype, n, c)
+            print(f"[{name}] c={c}: {out[c]}", flush=True)
+        return out
+    finally:
+        stop(proc)
+
+
+def main(cfg: dict) -> None:
+    levels = {int(k): int(v) for k, v in cfg["requests"].items()}
+    with tempfile.TemporaryDirectory(prefix="mlcore-bench-serving-") as tmp:
+        root = Path(tmp)
+        os.environ["MLCORE_HOME"] = str(root / "home")
+        model_dir, row, booster = train(root, cfg["features"], cfg["rounds"])
+        csv = root / "row.csv"
+        csv.write_text(",".join(f"{v:.6g}" for v in row[0]))
+        js = root / "row.json"
+        js.write_text(json.dumps({"inputs": row.tolist()}))
+        env = {**os.environ, "PYTHONPATH": f"{ROOT}:{os.environ.get('PYTHONPATH', '')}"}
+        results = {}
+        port = free_port()
+        results["bare FastAPI"] = run_arm(
+            "bare", [PY, str(HERE / "serving" / "bare_app.py"), model_dir, str(port)],
+            f"http://127.0.0.1:{port}/ping", f"http://127.0.0.1:{port}/invocations", csv,
+            "text/csv", levels, env)
+        for label, batch in (("mlcore", 32), ("mlcore, batching off", 1)):
+            port = free_port()
+            base = f"http://127.0.0.1:{port}/endpoints/bench"
+            results[label] = run_arm(
+                label, [PY, str(HERE / "serving" / "serve_mlcore.py"), model_dir, str(port), str(batch)],
+                f"{base}/ping", f"{base}/invocations", csv, "text/csv", levels, env, ready_line=True)
+        # mlflow models serve on the same booster, logged as an MLflow xgboost model.
+        import mlflow
+
+        mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
+        with mlflow.start_run() as run:
+            mlflow.xgboost.log_model(booster, name="model")
+        port = free_port()
+        menv = {**env, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}"}
+        results["mlflow models serve"] = run_arm(
+            "mlflow", [str(Path(PY).parent / "mlflow"), "models", "serve", "-m",
+                       f"runs:/{run.info.run_id}/model", "--env-manager", "local", "-h", "127.0.0.1",
+                       "-p", str(port)],
+            f"http://127.0.0.1:{port}/ping", f"http://127.0.0.1:{port}/invocations", js,
+            "application/json", {c: n for c, n in levels.items() if c <= 8}, menv)
+    report(results, cfg)
+
+
+def report(results: dict, cfg: dict) -> None:
+    bare, ml, off, mf = (results[k] for k in ("bare FastAPI", "mlcore", "mlcore, batching off",
+                                              "mlflow models serve"))
+    ratios = {
+        "throughput at 8 connections, mlcore / bare FastAPI (target >= 0.5)":
+            round(ml[8]["rps"] / bare[8]["rps"], 3),
+        "p50 at 1 connection, mlcore - bare FastAPI, ms (target <= +2)":
+            round(ml[1]["p50_ms"] - bare[1]["p50_ms"], 2),
+        "throughput at 64 connections, mlcore batched / bare FastAPI (target >= 1.5)":
+            round(ml[64]["rps"] / bare[64]["rps"], 3),
+        "throughput at 64 connections, mlcore batched / mlcore unbatched":
+            round(ml[64]["rps"] / off[64]["rps"], 3),
+        "throughput at 8 connections, mlcore / mlflow models serve (target >= 2)":
+            round(ml[8]["rps"] / mf[8]["rps"], 3),
+    }
+    out = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+           "config": cfg, "results": results, "ratios": ratios,
+           "when": time.strftime("%Y-%m-%d %H:%M:%S")}
+    dest = ROOT / "benchmarks" / "results"
+    (dest / "serving.json").write_text(json.dumps(out, indent=1))
+    lines = [f"# Serving benchmark ({os.cpu_count()} CPUs, {out['when']})", "",
+             "One CSV row per request (JSON for MLflow), XGBoost "
+             f"{cfg['rounds']} trees of depth 6, {cfg['features']} features; server and load "
+             "generator share the machine.", "",
+             "| server | connections | requests | req/s | p50 ms | p99 ms | errors |",
+             "|---|---|---|---|---|---|---|"]
+    for name, arm in results.items():
+        for c, r in arm.items():
+            lines.append(f"| {name} | {c} | {r['requests']} | {r['rps']} | {r['p50_ms']} | "
+                         f"{r['p99_ms']} | {r['errors']} |")
+    lines += ["", "| ratio | value |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in ratios.items()]
+    (dest / "serving.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("--config", default="{}")
+    cfg = {"features": 30, "rounds": 100, "requests": {"1": 300, "8": 1000, "64": 2000},
+           **json.loads(p.parse_args().config)}
+    main(cfg)

@@ -1,0 +1,56 @@
+"""``sagemaker.multidatamodel``: many models of one algorithm behind one endpoint."""
+
+from __future__ import annotations
+
+import tempfile
+
+from mlcore import _storage
+from mlcore.errors import EndpointError
+from mlcore.sagemaker import _deploy
+
+
+class MultiDataModel:
+    """Every committed model artifact under ``model_data_prefix`` (any fsspec URI) is served
+    by one endpoint, loaded on first use and evicted least-recently-used past
+    ``max_models_per_replica`` (Ray Serve multiplexing). A request names its model with
+    ``predict(..., target_model="<path under the prefix>")``.
+
+    ``model``: an ``Estimator`` whose algorithm loads the models, or pass ``algorithm``."""
+
+    def __init__(self, name: str, model_data_prefix: str, model=None, algorithm: str | None = None,
+                 max_models_per_replica: int = 50, **_ignored):
+        self.name, self.model_data_prefix = name, model_data_prefix.rstrip("/")
+        self.algorithm = algorithm or getattr(getattr(model, "_spec", None), "algorithm", None)
+        if not self.algorithm:
+            raise EndpointError("MultiDataModel needs the built-in algorithm of its models: pass "
+                                "model=<a built-in Estimator> or algorithm='xgboost'")
+        self.max_models_per_replica = max_models_per_replica
+
+    def add_model(self, model_data_source: str, model_data_path: str | None = None) -> str:
+        """Copy a committed model artifact (e.g. ``estimator.model_data``) under the prefix,
+        at ``model_data_path`` (default: the source's last path part); return that path."""
+        path = (model_data_path or model_data_source.rstrip("/").rsplit("/", 1)[-1]).strip("/")
+        with tempfile.TemporaryDirectory(prefix="mlcore-mme-") as tmp:
+            local = _storage.fetch_committed(model_data_source, tmp)
+            _storage.commit_dir(local, _storage.join(self.model_data_prefix, path))
+        return path
+
+    def list_models(self):
+        """Paths (under the prefix) of the committed models, sorted."""
+        fs, root = _storage.filesystem(self.model_data_prefix)
+        if not fs.exists(root):
+            return
+        for marker in sorted(fs.glob(f"{root}/**/{_storage.COMMIT_MARKER}")):
+            yield marker[len(root.rstrip("/")) + 1:].rsplit("/", 1)[0]
+
+    def deploy(self, initial_instance_count: int = 1, instance_type: str = "local",
+               serializer=None, deserializer=None, endpoint_name: str | None = None,
+               wait: bool = True, **endpoint_fields):
+        ref = _deploy.ModelRef(model_data_prefix=self.model_data_prefix, algorithm=self.algorithm,
+                               max_models_per_replica=self.max_models_per_replica)
+        variant = _deploy.variant_spec(ref, instance_type, initial_instance_count)
+        return _deploy.deploy_variants(endpoint_name or self.name, [variant], serializer,
+                                       deserializer, wait, **endpoint_fields)
+
+
+__all__ = ["MultiDataModel"]

@@ -1,0 +1,43 @@
+"""``sagemaker.pipeline``: ``PipelineModel``, several models as one endpoint."""
+
+from __future__ import annotations
+
+from mlcore.sagemaker import _deploy
+
+
+def _ref(model):
+    """A stage: ``"<group>/<version>"``, ``"<group>@<alias>"``, a training job name, an
+    ``Estimator`` (its latest job) or a ``ModelPackage``."""
+    if isinstance(model, str):
+        return _deploy.model_ref(model)
+    if hasattr(model, "_ref"):  # ModelPackage
+        return model._ref
+    if hasattr(model, "latest_training_job"):  # Estimator
+        return _deploy.model_ref(model.latest_training_job.name)
+    raise TypeError(f"a PipelineModel stage is a model name, Estimator or ModelPackage; got "
+                    f"{type(model).__name__}")
+
+
+class PipelineModel:
+    """``models`` in order (e.g. preprocess -> model -> postprocess): each stage is its own
+    Ray Serve deployment; a request's features go through every stage, the last one's output
+    is the response. The stages share each instance's resources, as SageMaker's containers do."""
+
+    def __init__(self, models: list, role=None, name: str | None = None, sagemaker_session=None,
+                 **_ignored):
+        if len(models) < 2:
+            raise ValueError("a PipelineModel needs at least 2 models; deploy a single model directly")
+        self.models, self.name = list(models), name
+        self._stages = [_ref(m) for m in models]
+
+    def deploy(self, initial_instance_count: int = 1, instance_type: str = "local",
+               serializer=None, deserializer=None, endpoint_name: str | None = None,
+               wait: bool = True, **endpoint_fields):
+        name = endpoint_name or self.name
+        if not name:
+            raise ValueError("PipelineModel.deploy needs endpoint_name (or PipelineModel(name=...))")
+        variant = _deploy.variant_spec(self._stages, instance_type, initial_instance_count)
+        return _deploy.deploy_variants(name, [variant], serializer, deserializer, wait, **endpoint_fields)
+
+
+__all__ = ["PipelineModel"]
