@@ -217,7 +217,8 @@ def load_model(local_dir: str):
 
 
 def predict(model, X: np.ndarray) -> np.ndarray:
-    return model.predict(xgb.DMatrix(X))
+    # In place: no DMatrix per request, and safe to call from several threads at once.
+    return model.inplace_predict(X)
 
 
 def feature_count(model) -> int:

@@ -120,12 +120,14 @@ def main(cfg: dict) -> None:
             "bare", [PY, str(HERE / "serving" / "bare_app.py"), model_dir, str(port)],
             f"http://127.0.0.1:{port}/ping", f"http://127.0.0.1:{port}/invocations", csv,
             "text/csv", levels, env)
-        for label, batch in (("mlcore", 32), ("mlcore, batching off", 1)):
+        for label, batch, ingress in (("mlcore", 32, "proxy"), ("mlcore, batching off", 1, "proxy"),
+                                      ("mlcore, HAProxy ingress", 32, "haproxy")):
             port = free_port()
             base = f"http://127.0.0.1:{port}/endpoints/bench"
             results[label] = run_arm(
                 label, [PY, str(HERE / "serving" / "serve_mlcore.py"), model_dir, str(port), str(batch)],
-                f"{base}/ping", f"{base}/invocations", csv, "text/csv", levels, env, ready_line=True)
+                f"{base}/ping", f"{base}/invocations", csv, "text/csv", levels,
+                {**env, "MLCORE_SERVE_INGRESS": ingress}, ready_line=True)
         # mlflow models serve on the same booster, logged as an MLflow xgboost model.
         import mlflow
 
@@ -133,7 +135,8 @@ def main(cfg: dict) -> None:
         with mlflow.start_run() as run:
             mlflow.xgboost.log_model(booster, name="model")
         port = free_port()
-        menv = {**env, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}"}
+        menv = {**env, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
+                "PATH": f"{Path(PY).parent}:{env.get('PATH', '')}"}  # it starts `uvicorn`
         results["mlflow models serve"] = run_arm(
             "mlflow", [str(Path(PY).parent / "mlflow"), "models", "serve", "-m",
                        f"runs:/{run.info.run_id}/model", "--env-manager", "local", "-h", "127.0.0.1",
@@ -144,18 +147,26 @@ def main(cfg: dict) -> None:
 
 
 def report(results: dict, cfg: dict) -> None:
-    bare, ml, off, mf = (results[k] for k in ("bare FastAPI", "mlcore", "mlcore, batching off",
-                                              "mlflow models serve"))
+    bare, ml, off, mf, ha = (results[k] for k in ("bare FastAPI", "mlcore", "mlcore, batching off",
+                                                  "mlflow models serve", "mlcore, HAProxy ingress"))
     ratios = {
-        "throughput at 8 connections, mlcore / bare FastAPI (target >= 0.5)":
+        "HAProxy ingress: throughput at 8 connections, mlcore / bare FastAPI (target >= 0.5)":
+            round(ha[8]["rps"] / bare[8]["rps"], 3),
+        "HAProxy ingress: p50 at 1 connection, mlcore - bare FastAPI, ms (target <= +2)":
+            round(ha[1]["p50_ms"] - bare[1]["p50_ms"], 2),
+        "HAProxy ingress: throughput at 64 connections, mlcore batched / bare FastAPI (target >= 1.5)":
+            round(ha[64]["rps"] / bare[64]["rps"], 3),
+        "HAProxy ingress: throughput at 8 connections, mlcore / mlflow models serve (target >= 2)":
+            round(ha[8]["rps"] / mf[8]["rps"], 3),
+        "Serve proxy: throughput at 8 connections, mlcore / bare FastAPI (target >= 0.5)":
             round(ml[8]["rps"] / bare[8]["rps"], 3),
-        "p50 at 1 connection, mlcore - bare FastAPI, ms (target <= +2)":
+        "Serve proxy: p50 at 1 connection, mlcore - bare FastAPI, ms (target <= +2)":
             round(ml[1]["p50_ms"] - bare[1]["p50_ms"], 2),
-        "throughput at 64 connections, mlcore batched / bare FastAPI (target >= 1.5)":
+        "Serve proxy: throughput at 64 connections, mlcore batched / bare FastAPI (target >= 1.5)":
             round(ml[64]["rps"] / bare[64]["rps"], 3),
-        "throughput at 64 connections, mlcore batched / mlcore unbatched":
+        "Serve proxy: throughput at 64 connections, mlcore batched / mlcore unbatched":
             round(ml[64]["rps"] / off[64]["rps"], 3),
-        "throughput at 8 connections, mlcore / mlflow models serve (target >= 2)":
+        "Serve proxy: throughput at 8 connections, mlcore / mlflow models serve (target >= 2)":
             round(ml[8]["rps"] / mf[8]["rps"], 3),
     }
     out = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},

@@ -67,11 +67,25 @@ def ensure_ray(address: str | None = None, log_to_driver: bool = True) -> None:
         log.info("connected to Ray at %s", address)
         return
     num_cpus = constants.get("MLCORE_NUM_CPUS") or os.cpu_count()
+    _serve_ingress_env()
     # Workers inherit this process's environment, so AWS_* and MLCORE_* reach them.
     # "local": a new Ray even when another one runs on this machine (no silent joining).
     ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=log_to_driver,
              configure_logging=False)
     log.info("started a local Ray with %d CPUs", num_cpus)
+
+
+def _serve_ingress_env() -> None:
+    """Ray Serve reads its ingress mode from the environment its processes start with, so it
+    is set before the local Ray starts (a remote cluster is configured by whoever runs it)."""
+    ingress = constants.get("MLCORE_SERVE_INGRESS")
+    if ingress not in ("proxy", "haproxy"):
+        from mlcore.errors import MLCoreError
+
+        raise MLCoreError(f"MLCORE_SERVE_INGRESS must be proxy or haproxy; got {ingress!r}")
+    if ingress == "haproxy":
+        os.environ.setdefault("RAY_SERVE_ENABLE_HA_PROXY", "1")
+        os.environ.setdefault("RAY_SERVE_THROUGHPUT_OPTIMIZED", "1")
 
 
 def cluster_nodes() -> list[dict[str, float]]:

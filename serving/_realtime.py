@@ -66,7 +66,7 @@ class Variant:
     replicas: int = 1
     autoscaling: dict | None = None  # Serve autoscaling_config (min/max_replicas, ...)
     resources: dict[str, float] = field(default_factory=lambda: {"CPU": 1})
-    max_ongoing_requests: int = 16
+    max_ongoing_requests: int = 256  # per replica; beyond it Serve queues (and backs off)
 
 
 @dataclass
@@ -106,11 +106,12 @@ def _load(spec: ModelSpec):
 
 
 class _Batched:
-    """Mixin: ``self._infer(X)`` runs ``self._predict_one(X)`` directly, or coalesced with the
-    requests arriving within ``batch_wait_ms`` into one model call."""
+    """Mixin: ``self._infer(X)`` runs ``self._predict_one(X)`` directly when it is the only
+    request in the replica (no wait), else coalesced with the requests arriving within
+    ``batch_wait_ms`` into one model call."""
 
     def _set_batching(self, size: int, wait_ms: float) -> None:
-        self._batching = size > 1
+        self._batching, self._inflight = size > 1, 0
         if self._batching:
             self._batch.set_max_batch_size(size)
             self._batch.set_batch_wait_timeout_s(wait_ms / 1000)
@@ -118,9 +119,13 @@ class _Batched:
     async def _infer(self, X: np.ndarray) -> np.ndarray:
         # The model runs in a thread: the event loop keeps taking (and batching) requests,
         # and a timeout can answer while a slow call is still running.
-        if not self._batching:
-            return np.asarray(await asyncio.to_thread(self._predict_one, X))
-        return await self._batch(X)
+        self._inflight += 1
+        try:
+            if not self._batching or self._inflight == 1:
+                return np.asarray(await asyncio.to_thread(self._predict_one, X))
+            return await self._batch(X)
+        finally:
+            self._inflight -= 1
 
     async def _batch_impl(self, Xs: list[np.ndarray]) -> list[np.ndarray]:
         if len(Xs) > 1 and len({x.shape[1] for x in Xs}) == 1:
