@@ -68,6 +68,13 @@ def test_unmodified_sagemaker_script_trains_and_registers(ray_session, regressio
     net = sm_train.model_fn(rec.ModelArtifacts)
     with torch.no_grad():
         np.testing.assert_allclose(served, net(torch.tensor(X[:8])).numpy(), rtol=1e-6)
+    # The same model on an endpoint: the replica loads it through the script's model_fn.
+    predictor = est.deploy(endpoint_name="script-mode-ep")
+    try:
+        got = np.asarray(predictor.predict(X[:8])["predictions"])
+        np.testing.assert_allclose(got.reshape(served.shape), served, rtol=1e-5)
+    finally:
+        predictor.delete_endpoint()
 
 
 @pytest.mark.integration

@@ -38,7 +38,7 @@ def _job_model(job_name: str):
     if rec.TrainingJobStatus != "Completed" or not rec.ModelArtifacts:
         raise EndpointError(f"training job {job_name} is {rec.TrainingJobStatus}: only a "
                             "Completed job's model can be served")
-    if rec.AlgorithmName:
+    if rec.AlgorithmName and not rec.AlgorithmName.startswith("script:"):
         m = algorithms.get(rec.AlgorithmName).module
         return serving.ModelSpec(rec.ModelArtifacts, m.load_model, m.predict, m.feature_count)
     if not rec.MlflowModelUri:
