@@ -52,6 +52,9 @@ class ModelSpec:
     predict: Callable
     n_features: Callable | None = None
     multi_model: int = 0  # > 0: model_data is a prefix of models, this many loaded per replica
+    # handle(model, body, content_type, accept) -> (bytes, media type), or None when the model
+    # has no handlers of its own (a script's input_fn / output_fn); then parse/predict/render.
+    handle: Callable | None = None
 
 
 @dataclass
@@ -175,12 +178,14 @@ class Ingress(_Batched):
                  weights: dict[str, float]):
         self.name, self.settings = name, settings
         self._local, self._handles, self._features, self._multi = None, {}, {}, None
+        self._handle = None
         for variant, backend in backends.items():
             if isinstance(backend, ModelSpec) and backend.multi_model:
                 self._multi = backend  # models load on first use (_multi_model)
             elif isinstance(backend, ModelSpec):  # loaded here
                 model, n = _load(backend)
                 self._local = (variant, model, backend.predict)
+                self._handle = backend.handle
                 self._features[variant] = n
             else:
                 self._handles[variant] = backend
@@ -271,19 +276,21 @@ class Ingress(_Batched):
             await self._sync()
             variant = self._choose(request.headers)
             raw, ctype = await request.body(), request.headers.get("content-type", "")
-            if self._multi is not None:
-                model, n_features = await self._target_model(request.headers)
-                X = parse(raw, ctype, n_features, limit)
-                work = asyncio.to_thread(self._multi.predict, model, X)
+            accept = request.headers.get("accept", "")
+            handled = None
+            if self._handle is not None and self._local and self._local[0] == variant:
+                handled = await self._handled(raw, ctype, accept)
+            if handled is not None:
+                body, media = handled
             else:
-                X = parse(raw, ctype, await self._n_features(variant), limit)
-                work = self._route(variant, X)
-            try:
-                y = await asyncio.wait_for(work, self.settings.timeout_s)
-            except asyncio.TimeoutError:
-                raise BadRequest(504, f"the model did not answer within {self.settings.timeout_s} s "
-                                      "(the endpoint's timeout_s)") from None
-            body, media = render(y, request.headers.get("accept", ""))
+                if self._multi is not None:
+                    model, n_features = await self._target_model(request.headers)
+                    X = parse(raw, ctype, n_features, limit)
+                    work = asyncio.to_thread(self._multi.predict, model, X)
+                else:
+                    X = parse(raw, ctype, await self._n_features(variant), limit)
+                    work = self._route(variant, X)
+                body, media = render(await self._timed(work), accept)
         except BadRequest as e:
             self._count(variant, start, error=e.status >= 500)
             return _response(e.status, {"error": e.message})
@@ -300,6 +307,21 @@ class Ingress(_Batched):
             self._capture.record(variant, inference_id, raw, ctype, body, media)
             headers[INFERENCE_ID_HEADER] = inference_id
         return Response(body, media_type=media, headers=headers)
+
+    async def _timed(self, work):
+        from serving._payload import BadRequest
+
+        try:
+            return await asyncio.wait_for(work, self.settings.timeout_s)
+        except asyncio.TimeoutError:
+            raise BadRequest(504, f"the model did not answer within {self.settings.timeout_s} s "
+                                  "(the endpoint's timeout_s)") from None
+
+    async def _handled(self, raw: bytes, ctype: str, accept: str):
+        """The model's own request handlers (a script's input_fn / output_fn), if it has them
+        (None if not). They raise BadRequest for the request's faults."""
+        _, model, _ = self._local
+        return await self._timed(asyncio.to_thread(self._handle, model, raw, ctype, accept))
 
     async def _target_model(self, headers):
         from ray import serve

@@ -68,11 +68,21 @@ def test_unmodified_sagemaker_script_trains_and_registers(ray_session, regressio
     net = sm_train.model_fn(rec.ModelArtifacts)
     with torch.no_grad():
         np.testing.assert_allclose(served, net(torch.tensor(X[:8])).numpy(), rtol=1e-6)
-    # The same model on an endpoint: the replica loads it through the script's model_fn.
+    # The same model on an endpoint, through the script's own model_fn, input_fn, predict_fn
+    # and output_fn (SageMaker's inference handler contract): CSV and JSON in, {"scores"} out.
     predictor = est.deploy(endpoint_name="script-mode-ep")
     try:
-        got = np.asarray(predictor.predict(X[:8])["predictions"])
-        np.testing.assert_allclose(got.reshape(served.shape), served, rtol=1e-5)
+        got = np.asarray(predictor.predict(X[:8])["scores"])
+        np.testing.assert_allclose(got, served.ravel(), rtol=1e-5)
+        import requests
+
+        r = requests.post(f"{predictor.url}/invocations", json={"features": X[:2].tolist()}, timeout=60)
+        assert r.status_code == 200
+        np.testing.assert_allclose(r.json()["scores"], served.ravel()[:2], rtol=1e-5)
+        r = requests.post(f"{predictor.url}/invocations", data=b"x", timeout=60,
+                          headers={"Content-Type": "text/plain"})
+        assert r.status_code == 400
+        assert "train.py input_fn refused the request: ValueError: unsupported content type" in r.json()["error"]
     finally:
         predictor.delete_endpoint()
 

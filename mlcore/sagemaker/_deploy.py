@@ -28,6 +28,41 @@ def _pyfunc_predict(model, X):
     return np.asarray(model.predict(X))
 
 
+def _script_handle(model, body: bytes, content_type: str, accept: str):
+    """SageMaker's inference handler contract on raw requests: the script's ``input_fn(body,
+    content_type)``, ``predict_fn(data, model)`` and ``output_fn(prediction, accept)``, with
+    the endpoint's own decoding / encoding for whichever of input_fn / output_fn is missing.
+    None when the script defines neither (the endpoint's numeric path serves it)."""
+    import numpy as np
+
+    from serving._payload import BadRequest, parse, render
+
+    try:
+        script = model.unwrap_python_model()
+        handlers = script._handlers
+    except Exception:  # not a script model
+        return None
+    has_in, has_out = hasattr(handlers, "input_fn"), hasattr(handlers, "output_fn")
+    if not (has_in or has_out):
+        return None
+    kind = (content_type or "").split(";")[0].strip().lower()
+    if has_in:
+        try:
+            data = handlers.input_fn(body, kind)
+        except Exception as e:
+            raise BadRequest(400, f"{script.entry_point} input_fn refused the request: "
+                                  f"{type(e).__name__}: {e}") from None
+    else:
+        data = parse(body, content_type, None)
+    prediction = script.predict(None, data)
+    if not has_out:
+        return render(np.asarray(prediction), accept)
+    media = (accept or "").split(",")[0].split(";")[0].strip().lower()
+    media = "application/json" if media in ("", "*/*") else media
+    out = handlers.output_fn(prediction, media)
+    return (out.encode() if isinstance(out, str) else bytes(out)), media
+
+
 def _job_model(job_name: str):
     """A serving.ModelSpec for a completed training job's model: the algorithm's own loader
     for built-ins, the MLflow pyfunc model (the script's model_fn/predict_fn) for scripts."""
@@ -44,7 +79,7 @@ def _job_model(job_name: str):
     if not rec.MlflowModelUri:
         raise EndpointError(f"training job {job_name} logged no MLflow model to serve")
     return serving.ModelSpec(rec.MlflowModelUri, partial(_pyfunc_load, _session.tracking_uri()),
-                             _pyfunc_predict)
+                             _pyfunc_predict, handle=_script_handle)
 
 
 def resolve(ref: ModelRef, allow_unapproved: bool = False) -> tuple[object, dict]:
@@ -78,7 +113,7 @@ def resolve(ref: ModelRef, allow_unapproved: bool = False) -> tuple[object, dict
         except MLCoreError:  # the job record is elsewhere: load the registered MLflow model
             pass
     return serving.ModelSpec(pkg.model_uri, partial(_pyfunc_load, _session.tracking_uri()),
-                             _pyfunc_predict), info
+                             _pyfunc_predict, handle=_script_handle), info
 
 
 def _resolve_variant(v: VariantSpec, allow_unapproved: bool) -> tuple[object, dict]:

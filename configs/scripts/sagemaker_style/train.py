@@ -80,9 +80,25 @@ def model_fn(model_dir):
     return model.eval()
 
 
+def input_fn(request_body, request_content_type):
+    """Decode a request: CSV rows, or JSON {"features": [[...], ...]}."""
+    if isinstance(request_body, bytes):
+        request_body = request_body.decode()
+    if request_content_type == "text/csv":
+        return np.loadtxt(request_body.splitlines(), delimiter=",", dtype=np.float32, ndmin=2)
+    if request_content_type == "application/json":
+        return np.asarray(json.loads(request_body)["features"], dtype=np.float32)
+    raise ValueError(f"unsupported content type {request_content_type}; send text/csv or application/json")
+
+
 def predict_fn(data, model):
     with torch.no_grad():
         return model(torch.as_tensor(data, dtype=torch.float32)).numpy()
+
+
+def output_fn(prediction, accept):
+    """Encode the response: JSON {"scores": [...]}."""
+    return json.dumps({"scores": np.asarray(prediction).ravel().tolist()})
 
 
 if __name__ == "__main__":
