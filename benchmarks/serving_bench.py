@@ -67,11 +67,79 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
     raise RuntimeError(f"{url} never answered")
 
 
-def load(url: str, body_file: Path, content_type: str, n: int, concurrency: int) -> dict:
+def load(url: str, body_file: Path, content_type: str, n: int, concurrency: int,
+         headers: dict | None = None) -> dict:
+    extra = [a for k, v in (headers or {}).items() for a in ("--header", f"{k}={v}")]
     out = subprocess.run([PY, str(HERE / "serving" / "loadgen.py"), "--url", url, "--body-file",
                           str(body_file), "--content-type", content_type, "-n", str(n), "-c",
-                          str(concurrency)], capture_output=True, text=True, check=True)
+                          str(concurrency), *extra], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def raw_load_ms(model_dir: str) -> float:
+    """Fetching and loading the artifact in-process: what any server must pay once."""
+    from algorithms import _xgboost
+
+    times = []
+    for _ in range(5):
+        t = time.perf_counter()
+        _xgboost.load_model(model_dir)
+        times.append((time.perf_counter() - t) * 1000)
+    return sorted(times)[2]
+
+
+def start_mlcore(model_dir: str, batch: int, mode: str, env: dict) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen([PY, str(HERE / "serving" / "serve_mlcore.py"), model_dir, str(port),
+                             str(batch), mode], env=env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            start_new_session=True)
+    assert proc.stdout.readline().strip() == "ready", f"{mode} did not start"
+    return proc, f"http://127.0.0.1:{port}/endpoints/bench/invocations"
+
+
+def timed_post(url: str, body: bytes, headers: dict) -> float:
+    t = time.perf_counter()
+    r = requests.post(url, data=body, headers={"Content-Type": "text/csv", **headers}, timeout=300)
+    assert r.status_code == 200, r.text
+    return (time.perf_counter() - t) * 1000
+
+
+def cold_starts(model_dir: str, root: Path, csv: Path, env: dict, warm_n: int) -> dict:
+    """Scale from zero, and multi-model cold loads and warm latency, against raw load time."""
+    from mlcore import _storage
+
+    body, raw = csv.read_bytes(), raw_load_ms(model_dir)
+    out = {"raw_load_ms": round(raw, 2)}
+    proc, url = start_mlcore(model_dir, 32, "serverless", env)
+    try:
+        first = timed_post(url, body, {})
+        out["scale_from_zero_first_request_ms"] = round(first, 1)
+        out["scale_from_zero_minus_raw_load_ms"] = round(first - raw, 1)
+    finally:
+        stop(proc)
+    prefix = root / "mme"
+    for i in range(12):
+        with tempfile.TemporaryDirectory() as tmp:
+            _storage.commit_dir(_storage.fetch_committed(model_dir, tmp), str(prefix / f"m{i:02d}"))
+    proc, url = start_mlcore(model_dir, 32, f"mme:{prefix}", env)
+    try:
+        cold = [timed_post(url, body, {"X-Amzn-SageMaker-Target-Model": f"m{i:02d}",
+                                       "serve-multiplexed-model-id": f"m{i:02d}"}) for i in range(1, 12)]
+        out["mme_cold_first_request_ms_median"] = round(sorted(cold)[len(cold) // 2], 1)
+        out["mme_cold_minus_raw_load_ms"] = round(sorted(cold)[len(cold) // 2] - raw, 1)
+        out["mme_warm"] = load(url, csv, "text/csv", warm_n, 1, {
+            "X-Amzn-SageMaker-Target-Model": "m01", "serve-multiplexed-model-id": "m01"})
+    finally:
+        stop(proc)
+    proc, url = start_mlcore(model_dir, 32, "plain", env)
+    try:
+        out["single_warm"] = load(url, csv, "text/csv", warm_n, 1)
+    finally:
+        stop(proc)
+    out["mme_warm_p50_over_single"] = round(out["mme_warm"]["p50_ms"] / out["single_warm"]["p50_ms"], 3)
+    print(f"[cold starts] {out}", flush=True)
+    return out
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -143,10 +211,11 @@ def main(cfg: dict) -> None:
                        "-p", str(port)],
             f"http://127.0.0.1:{port}/ping", f"http://127.0.0.1:{port}/invocations", js,
             "application/json", {c: n for c, n in levels.items() if c <= 8}, menv)
-    report(results, cfg)
+        cold = cold_starts(model_dir, root, csv, env, levels[1])
+    report(results, cfg, cold)
 
 
-def report(results: dict, cfg: dict) -> None:
+def report(results: dict, cfg: dict, cold: dict) -> None:
     bare, ml, off, mf, ha = (results[k] for k in ("bare FastAPI", "mlcore", "mlcore, batching off",
                                                   "mlflow models serve", "mlcore, HAProxy ingress"))
     ratios = {
@@ -168,9 +237,15 @@ def report(results: dict, cfg: dict) -> None:
             round(ml[64]["rps"] / off[64]["rps"], 3),
         "Serve proxy: throughput at 8 connections, mlcore / mlflow models serve (target >= 2)":
             round(ml[8]["rps"] / mf[8]["rps"], 3),
+        "Serve proxy: multi-model warm p50 / single-model warm p50, 1 connection (target <= 1.2)":
+            cold["mme_warm_p50_over_single"],
+        "Serve proxy: multi-model cold first request minus raw model load, ms":
+            cold["mme_cold_minus_raw_load_ms"],
+        "Serve proxy: scale-from-zero first request minus raw model load, ms":
+            cold["scale_from_zero_minus_raw_load_ms"],
     }
     out = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-           "config": cfg, "results": results, "ratios": ratios,
+           "config": cfg, "results": results, "cold_starts": cold, "ratios": ratios,
            "when": time.strftime("%Y-%m-%d %H:%M:%S")}
     dest = ROOT / "benchmarks" / "results"
     (dest / "serving.json").write_text(json.dumps(out, indent=1))
