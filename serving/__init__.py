@@ -15,18 +15,9 @@ from serving._codecs import (
     StringDeserializer,
 )
 from serving._compare import compare_variants
-from serving._realtime import (
-    ModelSpec,
-    Settings,
-    Variant,
-    delete,
-    deploy,
-    endpoint_url,
-    secret_hash,
-    set_weights,
-    status,
-    variant_stats,
-)
+from serving._model import ModelSpec
+from serving._realtime import Settings, Variant, delete, deploy, endpoint_url, secret_hash, status
+from serving._state import set_weights, variant_stats
 
 __all__ = ["BytesDeserializer", "CaptureConfig", "CSVDeserializer", "CSVSerializer", "IdentitySerializer",
            "JSONDeserializer", "JSONSerializer", "NumpyDeserializer", "Predictor",

@@ -9,7 +9,7 @@ variants, each a model with its own replicas and autoscaling:
   header) and calls that variant's deployment through its handle.
 
 Requests are batched into one model call with ``@serve.batch``. Traffic weights and
-per-variant counts live in a small detached actor per endpoint (:class:`EndpointState`): every
+per-variant counts live in a small detached actor per endpoint (``serving._state``): every
 ingress replica reads the weights and pushes its counts about once a second, so a weight
 change needs no redeploy and no restart. Models come in as :class:`ModelSpec`: a committed artifact plus the ``load`` and
 ``predict`` functions the caller injects, so this module knows nothing of any algorithm.
@@ -23,9 +23,7 @@ import hmac
 import json
 import logging
 import random
-import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,28 +31,14 @@ import numpy as np
 from mlcore import _storage, constants
 from mlcore.errors import EndpointError
 from serving._capture import Capture, CaptureConfig, new_inference_id
+from serving._model import ModelSpec, VariantServer, _batch_method, _Batched, _load, _mlflow_uri
+from serving._state import _state
 
 log = logging.getLogger("mlcore")
 VARIANT_HEADER = "x-amzn-sagemaker-target-variant"
 INVOKED_HEADER = "X-Amzn-Invoked-Production-Variant"
 INFERENCE_ID_HEADER = "X-Amzn-SageMaker-Inference-Id"
 TARGET_MODEL_HEADER = "x-amzn-sagemaker-target-model"
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """What a replica loads: ``load(local_dir)`` on the fetched artifact, then
-    ``predict(model, X)``; ``n_features(model)`` (optional) is checked on every request.
-    ``model_data`` may also be a ``models:/`` or ``runs:/`` URI that ``load`` takes as is."""
-
-    model_data: str
-    load: Callable
-    predict: Callable
-    n_features: Callable | None = None
-    multi_model: int = 0  # > 0: model_data is a prefix of models, this many loaded per replica
-    # handle(model, body, content_type, accept) -> (bytes, media type), or None when the model
-    # has no handlers of its own (a script's input_fn / output_fn); then parse/predict/render.
-    handle: Callable | None = None
 
 
 @dataclass
@@ -93,79 +77,6 @@ def _response(status: int, body: dict, headers: dict | None = None):
 
     return Response(json.dumps(body), status_code=status, media_type="application/json",
                     headers=headers)
-
-
-def _mlflow_uri(uri: str) -> bool:
-    return uri.startswith(("models:/", "runs:/"))
-
-
-def _load(spec: ModelSpec):
-    if _mlflow_uri(spec.model_data):
-        model = spec.load(spec.model_data)
-    else:
-        with tempfile.TemporaryDirectory(prefix="mlcore-endpoint-") as tmp:
-            model = spec.load(_storage.fetch_committed(spec.model_data, tmp))
-    return model, (spec.n_features(model) if spec.n_features else None)
-
-
-class _Batched:
-    """Mixin: ``self._infer(X)`` runs ``self._predict_one(X)`` directly when it is the only
-    request in the replica (no wait), else coalesced with the requests arriving within
-    ``batch_wait_ms`` into one model call."""
-
-    def _set_batching(self, size: int, wait_ms: float) -> None:
-        self._batching, self._inflight = size > 1, 0
-        if self._batching:
-            self._batch.set_max_batch_size(size)
-            self._batch.set_batch_wait_timeout_s(wait_ms / 1000)
-
-    async def _infer(self, X: np.ndarray) -> np.ndarray:
-        # The model runs in a thread: the event loop keeps taking (and batching) requests,
-        # and a timeout can answer while a slow call is still running.
-        self._inflight += 1
-        try:
-            if not self._batching or self._inflight == 1:
-                return np.asarray(await asyncio.to_thread(self._predict_one, X))
-            return await self._batch(X)
-        finally:
-            self._inflight -= 1
-
-    async def _batch_impl(self, Xs: list[np.ndarray]) -> list[np.ndarray]:
-        if len(Xs) > 1 and len({x.shape[1] for x in Xs}) == 1:
-            out = np.asarray(await asyncio.to_thread(self._predict_one, np.concatenate(Xs)))
-            return np.split(out, np.cumsum([len(x) for x in Xs])[:-1])
-        return [np.asarray(await asyncio.to_thread(self._predict_one, x)) for x in Xs]
-
-
-def _batch_method():
-    from ray import serve
-
-    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.002)
-    async def _batch(self, Xs):
-        return await self._batch_impl(Xs)
-
-    return _batch
-
-
-class VariantServer(_Batched):
-    """A variant's replica behind the ingress: loads the model, predicts batches."""
-
-    def __init__(self, model: ModelSpec, batch_size: int = 32, batch_wait_ms: float = 2.0):
-        self.model, self.n_features = _load(model)
-        self._predict = model.predict
-        self._set_batching(batch_size, batch_wait_ms)
-
-    def _predict_one(self, X):
-        return self._predict(self.model, X)
-
-    def features(self) -> int | None:
-        return self.n_features
-
-    async def predict(self, X: np.ndarray) -> np.ndarray:
-        return await self._infer(X)
-
-
-VariantServer._batch = _batch_method()
 
 
 class Ingress(_Batched):
@@ -370,34 +281,6 @@ class Ingress(_Batched):
         c[0], c[1], c[2] = c[0] + 1, c[1] + int(error), c[2] + (time.perf_counter() - start) * 1000
 
 
-class EndpointState:
-    """Weights and per-variant counts of one endpoint, shared by its ingress replicas."""
-
-    def __init__(self):
-        self._weights: dict[str, float] = {}
-        self._counts: dict[str, list] = {}
-
-    def weights(self) -> dict[str, float]:
-        return dict(self._weights)
-
-    def set_weights(self, weights: dict[str, float]) -> dict[str, float]:
-        self._weights = dict(weights)
-        return dict(self._weights)
-
-    def exchange(self, counts: dict[str, list]) -> dict[str, float]:
-        for v, delta in counts.items():
-            c = self._counts.setdefault(v, [0, 0, 0.0, 0])
-            self._counts[v] = [a + b for a, b in zip(c, delta, strict=True)]
-        return dict(self._weights)
-
-    def snapshot(self) -> dict:
-        return {"weights": dict(self._weights),
-                "variants": {v: {"Invocations": n, "Errors": err,
-                                 "MeanLatencyMs": round(ms / n, 3) if n else None,
-                                 "ModelLoads": loads}
-                             for v, (n, err, ms, loads) in self._counts.items()}}
-
-
 Ingress._batch = _batch_method()
 
 
@@ -501,51 +384,6 @@ def deploy(name: str, variants: list[Variant], settings: Settings | None = None,
     except RuntimeError as e:  # a replica failed to start (a model that does not load, ...)
         raise EndpointError(f"endpoint {name!r} failed to start: {e}") from None
     return endpoint_url(name)
-
-
-def _state(name: str, create: bool = False):
-    """The endpoint's state actor (traffic weights and per-variant counts), shared by every
-    ingress replica; detached, so it lives as long as the endpoint."""
-    import ray
-
-    actor = f"endpoint:{name}"
-    if create:
-        return ray.remote(num_cpus=0)(EndpointState).options(
-            name=actor, namespace="mlcore", lifetime="detached", get_if_exists=True).remote()
-    try:
-        return ray.get_actor(actor, namespace="mlcore")
-    except ValueError:
-        return None
-
-
-def set_weights(name: str, weights: dict[str, float]) -> dict[str, float]:
-    """Change traffic weights; every ingress replica picks them up within a second, without
-    a restart (requests keep flowing). Returns the weights now in force."""
-    import ray
-
-    state = _state(name)
-    if state is None:
-        raise EndpointError(f"no endpoint {name!r}; `mlcore endpoints list` shows those running")
-    current = ray.get(state.weights.remote())
-    unknown = sorted(set(weights) - set(current))
-    if unknown:
-        raise EndpointError(f"endpoint {name!r} has no variant {', '.join(unknown)}; variants: "
-                            f"{', '.join(current)}")
-    if any(not w >= 0 for w in weights.values()):
-        raise EndpointError(f"variant weights must be numbers >= 0; got {weights}")
-    merged = {**current, **{k: float(w) for k, w in weights.items()}}
-    if not any(merged.values()):
-        raise EndpointError("at least one variant needs a weight above 0")
-    return ray.get(state.set_weights.remote(merged))
-
-
-def variant_stats(name: str) -> dict:
-    """Per-variant ``Invocations``, ``Errors`` and mean ``LatencyMs`` across ingress replicas,
-    and the current weights."""
-    import ray
-
-    state = _state(name)
-    return ray.get(state.snapshot.remote()) if state else {}
 
 
 def delete(name: str) -> None:

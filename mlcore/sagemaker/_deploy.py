@@ -261,6 +261,16 @@ def describe(name: str) -> dict:
             "DataCaptureConfig": _capture_info(record)}
 
 
+def capture_uri(name: str) -> str | None:
+    """Where endpoint ``name`` writes its data capture (from its record; the endpoint need
+    not be running), or None without capture."""
+    path = _record_path(name)
+    if not path.exists():
+        raise EndpointError(f"no endpoint {name!r}; `mlcore endpoints list` shows them")
+    info = _capture_info(json.loads(path.read_text()))
+    return info["DestinationS3Uri"] if info else None
+
+
 def _capture_info(record: dict) -> dict | None:
     dc = record["Spec"].get("data_capture")
     if not dc or not dc.get("enable_capture"):

@@ -25,8 +25,9 @@ class Predictor(serving.Predictor):
         joined with the endpoint's data capture, and a significance test between two
         variants (``PValue``, ``Significant``, ``Better``)."""
         from mlcore.errors import EndpointError
+        from mlcore.sagemaker import _deploy
 
-        dest = (self.describe().get("DataCaptureConfig") or {}).get("DestinationS3Uri")
+        dest = _deploy.capture_uri(self.endpoint_name)
         if not dest:
             raise EndpointError(f"endpoint {self.endpoint_name!r} has no data capture; deploy it "
                                 "with data_capture_config=DataCaptureConfig(...)")
