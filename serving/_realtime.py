@@ -104,8 +104,7 @@ class Ingress(_Batched):
         self._set_batching(settings.batch_size, settings.batch_wait_ms)
         # per variant: invocations, errors, latency ms, model loads (multi-model)
         self._pending = {v: [0, 0, 0.0, 0] for v in backends}
-        self._synced = time.monotonic()
-        self._state = _state(name)
+        self._state, self._syncing = _state(name), None
         self._capture = Capture(name, settings.capture) if settings.capture else None
 
     def __del__(self):  # Serve's graceful replica shutdown: write what is still buffered
@@ -113,16 +112,15 @@ class Ingress(_Batched):
             self._capture.close()
 
     async def _sync(self) -> None:
-        """Push this replica's counts; take the current weights (about once a second)."""
-        now = time.monotonic()
-        if self._state is None or now - self._synced < 1.0:
-            return
-        self._synced, pending = now, self._pending
-        self._pending = {v: [0, 0, 0.0, 0] for v in pending}
-        try:
-            self._weights = await self._state.exchange.remote(pending)
-        except Exception as e:  # the endpoint is being deleted; keep serving meanwhile
-            log.debug("endpoint state not reachable: %s", e)
+        """Every second: push this replica's counts and take the current weights. Started by
+        the first request (a replica's event loop runs only then)."""
+        while self._state is not None:
+            pending, self._pending = self._pending, {v: [0, 0, 0.0, 0] for v in self._pending}
+            try:
+                self._weights = await self._state.exchange.remote(pending)
+            except Exception as e:  # the endpoint is being deleted; keep serving meanwhile
+                log.debug("endpoint state not reachable: %s", e)
+            await asyncio.sleep(1.0)
 
     def _predict_one(self, X):
         _, model, predict = self._local
@@ -184,7 +182,8 @@ class Ingress(_Batched):
                 raise BadRequest(400, f"Content-Length must be a number of bytes; got {declared!r}")
             if int(declared) > limit:  # refuse before reading the body
                 raise BadRequest(413, f"payload is {declared} bytes; the limit is {limit}")
-            await self._sync()
+            if self._syncing is None:
+                self._syncing = asyncio.create_task(self._sync())
             variant = self._choose(request.headers)
             raw, ctype = await request.body(), request.headers.get("content-type", "")
             accept = request.headers.get("accept", "")
@@ -396,20 +395,22 @@ def delete(name: str) -> None:
         ray.kill(state)
 
 
-def status(name: str) -> dict | None:
-    """Serve's view of endpoint ``name``: ``{"status", "message", "deployments": {name:
-    {"status", "replicas": {state: n}}}}``; None if no such application."""
+def statuses() -> dict[str, dict]:
+    """Serve's view of every endpoint: ``{name: {"status", "message", "deployments": {name:
+    {"status", "replicas": {state: n}}}}}``; empty when Serve is not running."""
     from ray import serve
     from ray.serve.exceptions import RayServeException
 
     try:
-        app = serve.status().applications.get(name)
+        apps = serve.status().applications
     except RayServeException:  # Serve is not running on this cluster
-        return None
-    if app is None:
-        return None
-    return {"status": str(app.status), "message": app.message,
-            "deployments": {d: {"status": str(s.status), "replicas": dict(s.replica_states)}
-                            for d, s in app.deployments.items()}}
+        return {}
+    return {name: {"status": str(app.status), "message": app.message,
+                   "deployments": {d: {"status": str(s.status), "replicas": dict(s.replica_states)}
+                                   for d, s in app.deployments.items()}}
+            for name, app in apps.items()}
 
 
+def status(name: str) -> dict | None:
+    """:func:`statuses` of endpoint ``name``; None if no such application."""
+    return statuses().get(name)

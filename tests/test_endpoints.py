@@ -359,8 +359,7 @@ def test_multi_model_endpoint_loads_on_first_use_and_evicts_least_recently_used(
     predictor = mme.deploy()
     try:
         def loads():
-            time.sleep(1.1)  # replicas push their counts about once a second, on a request
-            predictor.predict(probe, target_model="m119")
+            time.sleep(2.5)  # replicas push their counts about once a second
             [v] = predictor.describe()["ProductionVariants"]
             return v["ModelLoads"]
 

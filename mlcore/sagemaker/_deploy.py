@@ -10,7 +10,7 @@ import os
 import time
 from functools import partial
 
-from mlcore import _instances, _jobs, _registry, _session, constants
+from mlcore import _instances, _jobs, _registry, _session, _storage, constants
 from mlcore._endpoint_spec import Endpoint, ModelRef, VariantSpec
 from mlcore.errors import EndpointError, MLCoreError, RegistryError
 
@@ -123,6 +123,16 @@ def _resolve_variant(v: VariantSpec, allow_unapproved: bool) -> tuple[object, di
     return resolve(v.model, allow_unapproved)
 
 
+def serverless_autoscaling(max_concurrency: int) -> dict:
+    """Serve autoscaling for a serverless variant: no replica until a request comes, one more
+    per 2 concurrent requests up to ``max_concurrency``, back to zero after an idle spell."""
+    target = 2.0
+    return {"min_replicas": 0, "initial_replicas": 0,
+            "max_replicas": max(1, math.ceil(max_concurrency / target)),
+            "target_ongoing_requests": target, "upscale_delay_s": 0,
+            "downscale_delay_s": constants.get("MLCORE_SERVERLESS_IDLE_S")}
+
+
 def _variant(v: VariantSpec, model) -> object:
     import serving
 
@@ -130,12 +140,8 @@ def _variant(v: VariantSpec, model) -> object:
         s = v.serverless_config
         resources = {"CPU": max(0.25, s.memory_size_in_mb / 4096),
                      "memory": s.memory_size_in_mb * 1024 * 1024}
-        target = 2.0
-        autoscaling = {"min_replicas": 0, "initial_replicas": 0,
-                       "max_replicas": max(1, math.ceil(s.max_concurrency / target)),
-                       "target_ongoing_requests": target, "upscale_delay_s": 0,
-                       "downscale_delay_s": constants.get("MLCORE_SERVERLESS_IDLE_S")}
-        return serving.Variant(v.variant_name, model, v.initial_weight, 0, autoscaling, resources,
+        return serving.Variant(v.variant_name, model, v.initial_weight, 0,
+                               serverless_autoscaling(s.max_concurrency), resources,
                                max_ongoing_requests=min(s.max_concurrency, 64))
     resources = _instances.worker_resources(v.instance_type)
     autoscaling = None
@@ -204,7 +210,7 @@ def deploy(spec: Endpoint, wait: bool = True) -> dict:
         if not old:  # a new endpoint that did not start leaves nothing behind
             serving.delete(spec.endpoint_name)
         raise
-    path.write_text(json.dumps(record, indent=1))
+    _storage.write_json_atomic(str(path), record)
     return describe(spec.endpoint_name)
 
 
@@ -222,15 +228,18 @@ _STATUS = {"RUNNING": "InService", "DEPLOYING": "Creating", "DEPLOY_FAILED": "Fa
            "UNHEALTHY": "Failed", "DELETING": "Deleting", "NOT_STARTED": "Creating"}
 
 
-def describe(name: str) -> dict:
-    """SageMaker's DescribeEndpoint fields, from the record and Serve's live state."""
+def describe(name: str, apps: dict | None = None) -> dict:
+    """SageMaker's DescribeEndpoint fields, from the record and Serve's live state (``apps``:
+    :func:`serving.statuses`, when the caller already has it)."""
     import serving
 
     path = _record_path(name)
     if not path.exists():
         raise EndpointError(f"no endpoint {name!r}; `mlcore endpoints list` shows them")
     record = json.loads(path.read_text())
-    live = serving.status(name) if _connected() else None
+    if apps is None:
+        apps = serving.statuses() if _connected() else {}
+    live = apps.get(name)
     stats = serving.variant_stats(name) if live else {}
     weights = stats.get("weights", {})
     variants = []
@@ -282,7 +291,10 @@ def _capture_info(record: dict) -> dict | None:
 def list_endpoints() -> list[dict]:
     folder = constants.home() / "endpoints"
     names = sorted(p.stem for p in folder.glob("*.json")) if folder.exists() else []
-    return [describe(n) for n in names]
+    import serving
+
+    apps = serving.statuses() if names and _connected() else {}
+    return [describe(n, apps) for n in names]
 
 
 def delete(name: str) -> None:
