@@ -112,7 +112,12 @@ def _serve_ingress_env() -> dict[str, str]:
     tmp = "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()  # short: socket paths
     files = os.path.join(tmp, f"mlcore-haproxy-{os.getuid()}")
     env = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
-           "RAY_SERVE_HAPROXY_SERVER_STATE_BASE": files}
+           "RAY_SERVE_HAPROXY_SERVER_STATE_BASE": files,
+           # A stopping replica stays reachable this long so that load balancers drop it
+           # first (Ray's default, 30 s, suits remote ones). The local HAProxy reloads within
+           # ~0.1 s and retries a refused connection elsewhere, so deleting or scaling down
+           # an endpoint need not hold its replicas (and their CPUs) for 30 s.
+           "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "2"}
     for var, name in (("CONFIG_FILE_LOC", "haproxy.cfg"), ("SOCKET_PATH", "admin.sock"),
                       ("SERVER_STATE_FILE", "server-state"), ("METRICS_SOCKET_PATH", "metrics.sock")):
         env[f"RAY_SERVE_HAPROXY_{var}"] = os.path.join(files, name)

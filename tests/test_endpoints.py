@@ -255,6 +255,62 @@ def test_cli_endpoint_commands_and_refusals(tmp_path):
     assert res.returncode == 2 and "no-such-group" in res.stderr
 
 
+def _listener(port: int) -> str:
+    """Name of the process listening on 127.0.0.1:``port``."""
+    import psutil
+
+    for c in psutil.net_connections("tcp"):
+        if c.status == psutil.CONN_LISTEN and c.laddr.port == port and c.pid:
+            return psutil.Process(c.pid).name()
+    return ""
+
+
+@pytest.mark.slow
+def test_haproxy_is_the_default_ingress_and_serves_proxy_the_alternative(trained, data_dir, tmp_path):
+    """The session's local Ray took the default (HAProxy); a `mlcore deploy` process with
+    MLCORE_SERVE_INGRESS=proxy starts its own local Ray behind Serve's proxy actor, on other
+    ports, alongside it."""
+    import os
+    import signal
+
+    from conftest import fixed_range_port
+
+    body = (data_dir / "features.csv").read_text().splitlines()[0]
+    predictor = trained.deploy(endpoint_name="ep-ingress")
+    try:
+        assert _listener(int(os.environ["MLCORE_SERVE_PORT"])) == "haproxy"
+        expected = _post("ep-ingress", body).json()
+    finally:
+        predictor.delete_endpoint()
+    spec = tmp_path / "proxy.yaml"
+    spec.write_text(f"kind: Endpoint\nendpoint_name: ep-proxy\nvariants:\n"
+                    f"  - model: {{training_job: {trained.latest_training_job.name}}}\n")
+    port = fixed_range_port()
+    env = {**os.environ, "MLCORE_SERVE_INGRESS": "proxy", "MLCORE_SERVE_PORT": str(port)}
+    env.pop("RAY_ADDRESS", None)
+    proc = subprocess.Popen([sys.executable, "-m", "mlcore.cli", "deploy", str(spec)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}/endpoints/ep-proxy"
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if requests.get(f"{url}/ping", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(1)
+        assert proc.poll() is None, proc.stdout.read()
+        r = requests.post(f"{url}/invocations", data=body, headers={"Content-Type": "text/csv"},
+                          timeout=60)
+        assert r.status_code == 200 and r.json() == expected
+        assert "ProxyActor" in _listener(port)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and "endpoint ep-proxy deleted" in out, out
+
+
 def _pid(model, X):
     import os
 
@@ -382,6 +438,76 @@ def test_multi_model_endpoint_loads_on_first_use_and_evicts_least_recently_used(
             assert info.value.fields["status"] == status
     finally:
         predictor.delete_endpoint()
+
+
+def _replica_rss(app: str) -> list[int]:
+    """Resident memory of each live replica of endpoint ``app`` (all on this machine)."""
+    import psutil
+    from ray.util.state import list_actors
+
+    actors = list_actors(filters=[("state", "=", "ALIVE")], limit=1000)
+    return sorted(psutil.Process(a.pid).memory_info().rss for a in actors
+                  if a.class_name.startswith(f"ServeReplica:{app}:"))
+
+
+@pytest.mark.slow
+def test_multi_model_endpoint_serves_1000_models_in_bounded_memory_and_spreads_a_hot_one(tmp_path):
+    """1,000 models (each ~1 MB in memory) through 2 replicas capped at 10 each: every one
+    loads and answers, replica memory stays flat, and a hot model is loaded on both replicas
+    rather than pinned to one."""
+    import xgboost as xgb
+
+    from algorithms import _xgboost
+    from mlcore import _storage
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(2000, 8)).astype(np.float32)
+    y = (X[:, 0] * X[:, 1] + rng.normal(scale=0.3, size=2000) > 0).astype(np.float32)
+    booster = xgb.train({"max_depth": 6, "objective": "binary:logistic", "seed": 0},
+                        xgb.DMatrix(X, y), num_boost_round=150)
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    _xgboost.save_model(booster, str(staging))
+    model_bytes = len(booster.save_raw("ubj"))
+    assert model_bytes > 500_000
+    one = _storage.commit_dir(str(staging), str(tmp_path / "one"))
+    prefix = tmp_path / "models"
+    prefix.mkdir()
+    for i in range(1000):  # 1,000 names of one artifact: each loads as its own object
+        (prefix / f"m{i:04d}").symlink_to(one)
+    spec = serving.ModelSpec(str(prefix), _xgboost.load_model, _xgboost.predict,
+                             _xgboost.feature_count, multi_model=10)
+    serving.deploy("ep-mme-1000", [serving.Variant("AllTraffic", spec, replicas=2,
+                                                   resources={"CPU": 0.25})])
+    expected = booster.predict(xgb.DMatrix(X[:1]))
+    body = ",".join(map(str, X[0]))
+
+    def ask(i: int) -> None:
+        r = _post("ep-mme-1000", body, {"X-Amzn-SageMaker-Target-Model": f"m{i:04d}"})
+        assert r.status_code == 200, r.text
+        np.testing.assert_allclose(r.json()["predictions"], expected, rtol=1e-6)
+
+    def loads() -> int:
+        time.sleep(2.5)  # replicas push their counts about once a second
+        return serving.variant_stats("ep-mme-1000")["variants"]["AllTraffic"]["ModelLoads"]
+
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(ask, range(50)))
+            early = _replica_rss("ep-mme-1000")
+            list(pool.map(ask, range(50, 1000)))
+        late = _replica_rss("ep-mme-1000")
+        assert len(early) == len(late) == 2
+        assert loads() == 1000  # each model once: a model is loaded on first use
+        # Unbounded caching would hold ~1 GB more; the cap keeps each replica near 10 models.
+        growth = max(b - a for a, b in zip(early, late, strict=True))
+        assert growth < 40 * model_bytes, (early, late, model_bytes)
+        before = loads()
+        with ThreadPoolExecutor(8) as pool:  # one hot model, evicted by now, at 8 connections
+            list(pool.map(lambda _: ask(0), range(200)))
+        assert loads() - before == 2  # loaded on both replicas, not pinned to one
+    finally:
+        serving.delete("ep-mme-1000")
 
 
 def _double(model, X):
