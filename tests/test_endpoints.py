@@ -441,13 +441,13 @@ def test_multi_model_endpoint_loads_on_first_use_and_evicts_least_recently_used(
 
 
 def _replica_rss(app: str) -> list[int]:
-    """Resident memory of each live replica of endpoint ``app`` (all on this machine)."""
+    """Resident memory of each replica of endpoint ``app`` (all on this machine; Ray titles
+    a replica's process ``ray::ServeReplica:<app>:<deployment>``)."""
     import psutil
-    from ray.util.state import list_actors
 
-    actors = list_actors(filters=[("state", "=", "ALIVE")], limit=1000)
-    return sorted(psutil.Process(a.pid).memory_info().rss for a in actors
-                  if a.class_name.startswith(f"ServeReplica:{app}:"))
+    title = f"ray::ServeReplica:{app}:"
+    return sorted(p.memory_info().rss for p in psutil.process_iter(["cmdline"])
+                  if (p.info["cmdline"] or [""])[0].startswith(title))
 
 
 @pytest.mark.slow

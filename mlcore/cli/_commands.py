@@ -214,9 +214,12 @@ def deploy(spec: Endpoint | str, serve_seconds: float | None = None) -> int:
     if constants.get("RAY_ADDRESS") and serve_seconds is None:
         return 0
     _say("serving from this process (embedded Ray); Ctrl-C stops the endpoint")
+    seconds = serve_seconds if serve_seconds is not None else float(os.environ.get(
+        "MLCORE_DEPLOY_SERVE_S", "inf"))
+    end = time.monotonic() + seconds
     try:
-        time.sleep(serve_seconds if serve_seconds is not None else float(os.environ.get(
-            "MLCORE_DEPLOY_SERVE_S", "inf")))
+        while (left := end - time.monotonic()) > 0:
+            time.sleep(min(left, 3600))  # time.sleep(inf) overflows
     except KeyboardInterrupt:
         pass
     _deploy.delete(spec.endpoint_name)
