@@ -501,6 +501,7 @@ def test_multi_model_endpoint_serves_1000_models_in_bounded_memory_and_spreads_a
         assert loads() == 1000  # each model once: a model is loaded on first use
         # Unbounded caching would hold ~1 GB more; the cap keeps each replica near 10 models.
         growth = max(b - a for a, b in zip(early, late, strict=True))
+        print(f"replica RSS after 50 models {early}, after 1000 {late}; a model is {model_bytes} B")
         assert growth < 40 * model_bytes, (early, late, model_bytes)
         before = loads()
         with ThreadPoolExecutor(8) as pool:  # one hot model, evicted by now, at 8 connections

@@ -1,7 +1,9 @@
 """The project: the same model on an mlcore endpoint (its own local Ray). Prints ``ready``
 once serving; exits (Ray shut down) when stdin closes.
 
-Run: ``python serve_mlcore.py MODEL_DIR PORT BATCH_SIZE [plain|serverless|mme:PREFIX]``."""
+Run: ``python serve_mlcore.py MODEL_DIR PORT BATCH_SIZE[:WAIT_MS] [plain|serverless|mme:PREFIX]``
+(WAIT_MS: the batching wait, 2 ms by default). The
+replica reserves all ``MLCORE_NUM_CPUS`` (2): the machine the bare app's process may use too."""
 
 from __future__ import annotations
 
@@ -31,8 +33,11 @@ elif mode == "serverless":  # what a ServerlessInferenceConfig deploys: no repli
                               autoscaling=_deploy.serverless_autoscaling(max_concurrency=2))
 else:
     spec = serving.ModelSpec(sys.argv[1], load, predict, features)
-    variant = serving.Variant("AllTraffic", spec)
-serving.deploy("bench", [variant], serving.Settings(batch_size=int(sys.argv[3])))
+    variant = serving.Variant("AllTraffic", spec,
+                              resources={"CPU": float(os.environ["MLCORE_NUM_CPUS"])})
+size, _, wait = sys.argv[3].partition(":")
+serving.deploy("bench", [variant], serving.Settings(batch_size=int(size),
+                                                    batch_wait_ms=float(wait or 2)))
 print("ready", flush=True)
 sys.stdin.read()
 serving.delete("bench")
