@@ -94,11 +94,12 @@ def ray_head():
     agent_ports = [f"--dashboard-agent-listen-port={free_port()}",
                    f"--dashboard-agent-grpc-port={free_port()}",
                    f"--metrics-export-port={free_port()}", f"--runtime-env-agent-port={free_port()}"]
-    subprocess.run([str(BIN / "ray"), "start", "--head", f"--port={port}", "--num-cpus=2",
-                    "--node-ip-address=127.0.0.1", "--include-dashboard=true", *agent_ports,
-                    "--dashboard-host=127.0.0.1", f"--dashboard-port={dash}",
-                    f"--temp-dir={temp_dir}", "--disable-usage-stats"],
-                   env=env, check=True, capture_output=True, timeout=180)
+    res = subprocess.run([str(BIN / "ray"), "start", "--head", f"--port={port}", "--num-cpus=2",
+                          "--node-ip-address=127.0.0.1", "--include-dashboard=true", *agent_ports,
+                          "--dashboard-host=127.0.0.1", f"--dashboard-port={dash}",
+                          f"--temp-dir={temp_dir}", "--disable-usage-stats"],
+                         env=env, capture_output=True, text=True, timeout=180)
+    assert res.returncode == 0, f"ray start failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
     try:
         yield f"http://127.0.0.1:{dash}", env
     finally:
