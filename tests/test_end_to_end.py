@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import free_port
+from conftest import fixed_range_port, free_port
 
 ROOT = Path(__file__).parents[1]
 BIN = Path(sys.executable).parent
@@ -87,13 +87,19 @@ def _kill_cluster(temp_dir: str) -> None:
 @pytest.fixture
 def ray_head():
     temp_dir = tempfile.mkdtemp(prefix="mlcray", dir="/tmp")  # short: Ray's socket paths
-    port, dash = free_port(), free_port()
+    # Below the ephemeral range, so that the session Ray's port-0 servers cannot take one
+    # between choice and bind; distinct.
+    ports: list[int] = []
+    while len(ports) < 6:
+        if (p := fixed_range_port()) not in ports:
+            ports.append(p)
+    port, dash = ports[:2]
     env = {**_env(Path(temp_dir) / "unused"), "RAY_AUTH_MODE": "disabled"}
     # The session's Ray (other tests) already holds the agents' default ports on this host:
     # a second head's job agent could not bind them and `ray job submit` would wait forever.
-    agent_ports = [f"--dashboard-agent-listen-port={free_port()}",
-                   f"--dashboard-agent-grpc-port={free_port()}",
-                   f"--metrics-export-port={free_port()}", f"--runtime-env-agent-port={free_port()}"]
+    agent_ports = [f"--dashboard-agent-listen-port={ports[2]}",
+                   f"--dashboard-agent-grpc-port={ports[3]}",
+                   f"--metrics-export-port={ports[4]}", f"--runtime-env-agent-port={ports[5]}"]
     res = subprocess.run([str(BIN / "ray"), "start", "--head", f"--port={port}", "--num-cpus=2",
                           "--node-ip-address=127.0.0.1", "--include-dashboard=true", *agent_ports,
                           "--dashboard-host=127.0.0.1", f"--dashboard-port={dash}",
