@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -197,91 +198,113 @@ def main(cfg: dict) -> None:
         js.write_text(json.dumps({"inputs": row.tolist()}))
         env = {**os.environ, "PYTHONPATH": f"{ROOT}:{HERE / 'serving'}:{os.environ.get('PYTHONPATH', '')}"}
         env.pop("MLCORE_SERVE_INGRESS", None)  # the default ingress, unless an arm names one
-        results = {}
-
-        def bare(label: str, model: str, how: str, lv: dict) -> None:
-            port = free_port()
-            results[label] = run_arm(
-                label, [PY, str(HERE / "serving" / "bare_app.py"), model, str(port), how],
-                f"http://127.0.0.1:{port}/ping", f"http://127.0.0.1:{port}/invocations", csv,
-                "text/csv", lv, env)
-
-        def mlcore(label: str, model: str, batch: str, lv: dict, **extra: str) -> None:
-            port = free_port()
-            base = f"http://127.0.0.1:{port}/endpoints/bench"
-            results[label] = run_arm(
-                label, [PY, str(HERE / "serving" / "serve_mlcore.py"), model, str(port), str(batch)],
-                f"{base}/ping", f"{base}/invocations", csv, "text/csv", lv, {**env, **extra},
-                ready_line=True)
-
-        bare("bare FastAPI", model_dir, "loop", levels)
-        mlcore("mlcore", model_dir, "32", levels)
-        mlcore("mlcore, Serve proxy ingress", model_dir, "32", levels, MLCORE_SERVE_INGRESS="proxy")
         # mlflow models serve on the same booster, logged as an MLflow xgboost model.
         import mlflow
 
         mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
         with mlflow.start_run() as run:
             mlflow.xgboost.log_model(booster, name="model")
-        port = free_port()
         menv = {**env, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
                 "PATH": f"{Path(PY).parent}:{env.get('PATH', '')}"}  # it starts `uvicorn`
-        results["mlflow models serve"] = run_arm(
-            "mlflow", [str(Path(PY).parent / "mlflow"), "models", "serve", "-m",
-                       f"runs:/{run.info.run_id}/model", "--env-manager", "local", "-h", "127.0.0.1",
-                       "-p", str(port)],
-            f"http://127.0.0.1:{port}/ping", f"http://127.0.0.1:{port}/invocations", js,
-            "application/json", {c: n for c, n in levels.items() if c <= 8}, menv)
-        # Dynamic batching on the vectorised MLP, against both ways of writing the bare app.
-        mlp_levels = {c: n for c, n in levels.items() if c >= 8}
-        bare("MLP: bare FastAPI, predict in the event loop", mlp_dir, "loop", mlp_levels)
-        bare("MLP: bare FastAPI, predict in the thread pool", mlp_dir, "threads", mlp_levels)
-        mlcore("MLP: mlcore, batching on (32 rows, 2 ms: the default)", mlp_dir, "32", mlp_levels)
-        mlcore("MLP: mlcore, batching on (32 rows, 10 ms: Ray Serve's default wait)", mlp_dir,
-               "32:10", mlp_levels)
-        mlcore("MLP: mlcore, batching off", mlp_dir, "1", mlp_levels)
+        mlflow_cmd = [str(Path(PY).parent / "mlflow"), "models", "serve", "-m",
+                      f"runs:/{run.info.run_id}/model", "--env-manager", "local", "-h", "127.0.0.1"]
+        # The machine's speed drifts by tens of percent within minutes: every arm runs once per
+        # round, and each ratio is taken within a round, then the median over rounds.
+        runs = [one_round(model_dir, mlp_dir, csv, js, levels, env, mlflow_cmd, menv)
+                for _ in range(cfg["repeat"])]
         cold = cold_starts(model_dir, root, csv, env, levels[1])
-    report(results, cfg, cold)
+    report(runs, cfg, cold)
 
 
-def report(results: dict, cfg: dict, cold: dict) -> None:
+def one_round(model_dir: str, mlp_dir: str, csv: Path, js: Path, levels: dict, env: dict,
+              mlflow_cmd: list[str], menv: dict) -> dict:
+    results = {}
+
+    def bare(label: str, model: str, how: str, lv: dict) -> None:
+        port = free_port()
+        results[label] = run_arm(
+            label, [PY, str(HERE / "serving" / "bare_app.py"), model, str(port), how],
+            f"http://127.0.0.1:{port}/ping", f"http://127.0.0.1:{port}/invocations", csv,
+            "text/csv", lv, env)
+
+    def mlcore(label: str, model: str, batch: str, lv: dict, **extra: str) -> None:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}/endpoints/bench"
+        results[label] = run_arm(
+            label, [PY, str(HERE / "serving" / "serve_mlcore.py"), model, str(port), batch],
+            f"{base}/ping", f"{base}/invocations", csv, "text/csv", lv, {**env, **extra},
+            ready_line=True)
+
+    bare("bare FastAPI", model_dir, "loop", levels)
+    mlcore("mlcore", model_dir, "32", levels)
+    mlcore("mlcore, Serve proxy ingress", model_dir, "32", levels, MLCORE_SERVE_INGRESS="proxy")
+    port = free_port()
+    results["mlflow models serve"] = run_arm(
+        "mlflow", [*mlflow_cmd, "-p", str(port)], f"http://127.0.0.1:{port}/ping",
+        f"http://127.0.0.1:{port}/invocations", js, "application/json",
+        {c: n for c, n in levels.items() if c <= 8}, menv)
+    # Dynamic batching on the vectorised MLP, against both ways of writing the bare app.
+    mlp_levels = {c: n for c, n in levels.items() if c >= 8}
+    bare("MLP: bare FastAPI, predict in the event loop", mlp_dir, "loop", mlp_levels)
+    bare("MLP: bare FastAPI, predict in the thread pool", mlp_dir, "threads", mlp_levels)
+    mlcore("MLP: mlcore, batching on (32 rows, 2 ms: the default)", mlp_dir, "32", mlp_levels)
+    mlcore("MLP: mlcore, batching on (32 rows, 10 ms: Ray Serve's default wait)", mlp_dir,
+           "32:10", mlp_levels)
+    mlcore("MLP: mlcore, batching off", mlp_dir, "1", mlp_levels)
+    return results
+
+
+def ratios_of(results: dict) -> dict:
+    """The named ratios, within one round."""
     bare, ml, px, mf = (results[k] for k in ("bare FastAPI", "mlcore", "mlcore, Serve proxy ingress",
                                              "mlflow models serve"))
-    mlp_bare = max((results[k] for k in results if k.startswith("MLP: bare")),
-                   key=lambda arm: arm[64]["rps"])
+    mlp_bare = {c: max(results[k][c]["rps"] for k in results if k.startswith("MLP: bare"))
+                for c in (8, 64)}
     mlp_on = results["MLP: mlcore, batching on (32 rows, 2 ms: the default)"]
     mlp_10 = results["MLP: mlcore, batching on (32 rows, 10 ms: Ray Serve's default wait)"]
     mlp_off = results["MLP: mlcore, batching off"]
-    ratios = {
+    return {
         "throughput at 8 connections, mlcore / bare FastAPI (target >= 0.5)":
-            round(ml[8]["rps"] / bare[8]["rps"], 3),
+            ml[8]["rps"] / bare[8]["rps"],
         "p50 at 1 connection, mlcore - bare FastAPI, ms (target <= +2)":
-            round(ml[1]["p50_ms"] - bare[1]["p50_ms"], 2),
+            ml[1]["p50_ms"] - bare[1]["p50_ms"],
         "throughput at 8 connections, mlcore / mlflow models serve (target >= 2)":
-            round(ml[8]["rps"] / mf[8]["rps"], 3),
-        "MLP, 64 connections: mlcore batched (2 ms wait) / the better bare FastAPI, unbatched (target >= 1.5)":
-            round(mlp_on[64]["rps"] / mlp_bare[64]["rps"], 3),
-        "MLP, 64 connections: mlcore batched (10 ms wait) / the better bare FastAPI, unbatched (target >= 1.5)":
-            round(mlp_10[64]["rps"] / mlp_bare[64]["rps"], 3),
-        "MLP, 8 connections: mlcore batched (2 ms wait) / the better bare FastAPI, unbatched":
-            round(mlp_on[8]["rps"] / max(results[k][8]["rps"] for k in results if k.startswith("MLP: bare")), 3),
+            ml[8]["rps"] / mf[8]["rps"],
+        "MLP, 64 connections: mlcore batched (2 ms wait) / the better bare FastAPI (target >= 1.5)":
+            mlp_on[64]["rps"] / mlp_bare[64],
+        "MLP, 64 connections: mlcore batched (10 ms wait) / the better bare FastAPI (target >= 1.5)":
+            mlp_10[64]["rps"] / mlp_bare[64],
+        "MLP, 8 connections: mlcore batched (2 ms wait) / the better bare FastAPI":
+            mlp_on[8]["rps"] / mlp_bare[8],
+        "MLP, 8 connections: mlcore batched (10 ms wait) / the better bare FastAPI":
+            mlp_10[8]["rps"] / mlp_bare[8],
         "MLP, 64 connections: mlcore batched (2 ms wait) / mlcore unbatched":
-            round(mlp_on[64]["rps"] / mlp_off[64]["rps"], 3),
+            mlp_on[64]["rps"] / mlp_off[64]["rps"],
         "XGBoost, 64 connections: mlcore batched / bare FastAPI":
-            round(ml[64]["rps"] / bare[64]["rps"], 3),
+            ml[64]["rps"] / bare[64]["rps"],
         "Serve proxy ingress: throughput at 8 connections, mlcore / bare FastAPI":
-            round(px[8]["rps"] / bare[8]["rps"], 3),
+            px[8]["rps"] / bare[8]["rps"],
         "Serve proxy ingress: p50 at 1 connection, mlcore - bare FastAPI, ms":
-            round(px[1]["p50_ms"] - bare[1]["p50_ms"], 2),
-        "multi-model warm p50 / single-model warm p50, 1 connection (target <= 1.2)":
-            cold["mme_warm_p50_over_single"],
-        "multi-model cold first request minus raw model load, ms":
-            cold["mme_cold_minus_raw_load_ms"],
-        "scale-from-zero first request minus raw model load, ms":
-            cold["scale_from_zero_minus_raw_load_ms"],
+            px[1]["p50_ms"] - bare[1]["p50_ms"],
     }
+
+
+def report(runs: list[dict], cfg: dict, cold: dict) -> None:
+    per_round = [ratios_of(r) for r in runs]
+    ratios = {k: {"median": round(statistics.median(r[k] for r in per_round), 3),
+                  "min": round(min(r[k] for r in per_round), 3),
+                  "max": round(max(r[k] for r in per_round), 3)} for k in per_round[0]}
+    for k, key in (("multi-model warm p50 / single-model warm p50, 1 connection (target <= 1.2)",
+                    "mme_warm_p50_over_single"),
+                   ("multi-model cold first request minus raw model load, ms", "mme_cold_minus_raw_load_ms"),
+                   ("scale-from-zero first request minus raw model load, ms",
+                    "scale_from_zero_minus_raw_load_ms")):
+        ratios[k] = {"median": cold[key], "min": cold[key], "max": cold[key]}
+    # The table: per arm and level, the round with the median throughput.
+    results = {name: {c: sorted((r[name][c] for r in runs), key=lambda x: x["rps"])[len(runs) // 2]
+                      for c in runs[0][name]} for name in runs[0]}
     out = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-           "config": cfg, "results": results, "cold_starts": cold, "ratios": ratios,
+           "config": cfg, "rounds": runs, "cold_starts": cold, "ratios": ratios,
            "when": time.strftime("%Y-%m-%d %H:%M:%S")}
     dest = ROOT / "benchmarks" / "results"
     (dest / "serving.json").write_text(json.dumps(out, indent=1))
@@ -291,14 +314,17 @@ def report(results: dict, cfg: dict, cold: dict) -> None:
              f"{cfg['features']} -> 2048 x 3 -> 1 in PyTorch. mlcore uses its default ingress "
              "(HAProxy) unless the arm names the Serve proxy; server and load generator share "
              "the machine.", "",
+             f"Each arm ran once in each of {len(runs)} rounds; the table shows the round with the "
+             "median throughput.", "",
              "| server | connections | requests | req/s | p50 ms | p99 ms | errors |",
              "|---|---|---|---|---|---|---|"]
     for name, arm in results.items():
         for c, r in arm.items():
             lines.append(f"| {name} | {c} | {r['requests']} | {r['rps']} | {r['p50_ms']} | "
                          f"{r['p99_ms']} | {r['errors']} |")
-    lines += ["", "| ratio | value |", "|---|---|"]
-    lines += [f"| {k} | {v} |" for k, v in ratios.items()]
+    lines += ["", f"| ratio (within each of {len(runs)} rounds) | median | min | max |",
+              "|---|---|---|---|"]
+    lines += [f"| {k} | {v['median']} | {v['min']} | {v['max']} |" for k, v in ratios.items()]
     (dest / "serving.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
@@ -306,6 +332,6 @@ def report(results: dict, cfg: dict, cold: dict) -> None:
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--config", default="{}")
-    cfg = {"features": 30, "rounds": 100, "requests": {"1": 300, "8": 1000, "64": 2000},
+    cfg = {"features": 30, "rounds": 100, "repeat": 3, "requests": {"1": 1000, "8": 3000, "64": 4000},
            **json.loads(p.parse_args().config)}
     main(cfg)
