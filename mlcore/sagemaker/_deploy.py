@@ -186,6 +186,14 @@ def _record_path(name: str):
     return constants.home() / "endpoints" / f"{name}.json"
 
 
+def _existing(name: str):
+    """The record path of endpoint ``name``; an EndpointError if there is none."""
+    path = _record_path(name)
+    if not path.exists():
+        raise EndpointError(f"no endpoint {name!r}; `mlcore endpoints list` shows them")
+    return path
+
+
 def deploy(spec: Endpoint, wait: bool = True) -> dict:
     """Create or update the endpoint; return its description. Every model is resolved (and
     every refusal raised) before anything starts."""
@@ -233,10 +241,7 @@ def describe(name: str, apps: dict | None = None) -> dict:
     :func:`serving.statuses`, when the caller already has it)."""
     import serving
 
-    path = _record_path(name)
-    if not path.exists():
-        raise EndpointError(f"no endpoint {name!r}; `mlcore endpoints list` shows them")
-    record = json.loads(path.read_text())
+    record = json.loads(_existing(name).read_text())
     if apps is None:
         apps = serving.statuses() if _connected() else {}
     live = apps.get(name)
@@ -273,10 +278,7 @@ def describe(name: str, apps: dict | None = None) -> dict:
 def capture_uri(name: str) -> str | None:
     """Where endpoint ``name`` writes its data capture (from its record; the endpoint need
     not be running), or None without capture."""
-    path = _record_path(name)
-    if not path.exists():
-        raise EndpointError(f"no endpoint {name!r}; `mlcore endpoints list` shows them")
-    info = _capture_info(json.loads(path.read_text()))
+    info = _capture_info(json.loads(_existing(name).read_text()))
     return info["DestinationS3Uri"] if info else None
 
 
@@ -300,9 +302,7 @@ def list_endpoints() -> list[dict]:
 def delete(name: str) -> None:
     import serving
 
-    path = _record_path(name)
-    if not path.exists():
-        raise EndpointError(f"no endpoint {name!r}; `mlcore endpoints list` shows them")
+    path = _existing(name)
     if _connected():
         serving.delete(name)
     path.unlink()
@@ -311,8 +311,7 @@ def delete(name: str) -> None:
 def update_weights(name: str, weights: dict[str, float]) -> dict:
     import serving
 
-    if not _record_path(name).exists():
-        raise EndpointError(f"no endpoint {name!r}; `mlcore endpoints list` shows them")
+    _existing(name)
     if not _connected():
         raise EndpointError(f"endpoint {name!r} is not running here; set RAY_ADDRESS to the "
                             "Ray cluster that hosts it")
