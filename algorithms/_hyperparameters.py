@@ -41,22 +41,23 @@ class HP:
 
 
 def validate(algorithm: str, table: dict[str, HP], given: dict) -> dict:
-    """Convert and check ``given``; one :class:`AlgorithmError` listing every problem."""
+    """Convert and check ``given``; one :class:`AlgorithmError` listing every problem as a
+    ``(hyperparameter name, message)`` pair in its ``problems``."""
     problems, out = [], {}
     for name, raw in given.items():
         spec = table.get(name)
         if spec is None:
             close = difflib.get_close_matches(name, table, n=1)
             hint = f"did you mean {close[0]!r}?" if close else "see the algorithm's hyperparameter list"
-            problems.append(f"unknown hyperparameter {name!r} for {algorithm} ({hint})")
+            problems.append((name, f"unknown hyperparameter {name!r} for {algorithm} ({hint})"))
             continue
         try:
             out[name] = spec.convert(name, raw)
         except ValueError as e:
-            problems.append(str(e))
-    problems += [f"{name} is required for {algorithm}" for name, spec in table.items()
+            problems.append((name, str(e)))
+    problems += [(name, f"{name} is required for {algorithm}") for name, spec in table.items()
                  if spec.required and name not in given]
     if problems:
-        raise AlgorithmError(f"invalid hyperparameters for {algorithm}:\n  - " + "\n  - ".join(problems),
-                             problems=problems)
+        raise AlgorithmError(f"invalid hyperparameters for {algorithm}:\n  - "
+                             + "\n  - ".join(m for _, m in problems), problems=problems)
     return out

@@ -58,33 +58,49 @@ _NOT_PARAMS = {"num_round", "early_stopping_rounds", "label_column", "eval_metri
                "deterministic_histogram"}
 
 
+def _check(v: dict) -> list[tuple[str, str]]:
+    """Rules across hyperparameters (values already converted)."""
+    problems = []
+    objective = v.get("objective", "reg:squarederror")
+    if objective.startswith("multi:") and "num_class" not in v:
+        problems.append(("num_class", f"num_class is required with objective {objective}; set "
+                                      "it to the number of classes (labels 0 .. num_class-1)"))
+    bad = [m for m in _eval_metrics(v) if m.split("@")[0] not in EVAL_METRICS]
+    if bad:
+        problems.append(("eval_metric", f"eval_metric {', '.join(bad)} unknown; choose from "
+                                        f"{', '.join(EVAL_METRICS)}"))
+    return problems
+
+
+def _eval_metrics(v: dict) -> list[str]:
+    return [m.strip() for m in str(v.get("eval_metric", "")).split(",") if m.strip()]
+
+
 def xgboost_params(hp: dict) -> tuple[dict, int, int | None]:
     """Validate SageMaker-named hyperparameters into ``(xgboost params, num_round, early_stop)``."""
     v = validate("xgboost", HYPERPARAMETERS, hp)
-    objective = v.get("objective", "reg:squarederror")
-    if objective.startswith("multi:") and "num_class" not in v:
-        raise AlgorithmError(f"num_class is required with objective {objective}; set it to the "
-                             "number of classes (labels 0 .. num_class-1)")
+    problems = _check(v)
+    if problems:
+        raise AlgorithmError("invalid hyperparameters for xgboost:\n  - "
+                             + "\n  - ".join(m for _, m in problems), problems=problems)
     params = {k: val for k, val in v.items() if k not in _NOT_PARAMS}
-    params["objective"] = objective
-    if "eval_metric" in v:
-        metrics = [m.strip() for m in v["eval_metric"].split(",") if m.strip()]
-        bad = [m for m in metrics if m.split("@")[0] not in EVAL_METRICS]
-        if bad:
-            raise AlgorithmError(f"eval_metric {', '.join(bad)} unknown; choose from {', '.join(EVAL_METRICS)}")
-        params["eval_metric"] = metrics
+    params["objective"] = v.get("objective", "reg:squarederror")
+    if _eval_metrics(v):
+        params["eval_metric"] = _eval_metrics(v)
     return params, v["num_round"], v.get("early_stopping_rounds")
 
 
-def validate_hyperparameters(hp: dict) -> None:
-    xgboost_params(hp)
-
-
-def metric_names(hp: dict, channels: list[str]) -> list[str]:
+def metric_names(hp: dict, channels) -> list[str]:
     """Metric names this job reports, e.g. ``validation:auc``."""
     params, _, _ = xgboost_params(hp)
     metrics = params.get("eval_metric") or [_default_metric(params["objective"])]
     return [f"{ch}:{m}" for ch in channels if ch in ("train", "validation") for m in metrics]
+
+
+def default_objective(hp: dict) -> str:
+    """SageMaker's default tuning objective for these hyperparameters."""
+    params, _, _ = xgboost_params(hp)
+    return f"validation:{(params.get('eval_metric') or [_default_metric(params['objective'])])[0]}"
 
 
 def _default_metric(objective: str) -> str:
@@ -223,3 +239,12 @@ def predict(model, X: np.ndarray) -> np.ndarray:
 
 def feature_count(model) -> int:
     return model.num_features()
+
+
+def algorithm():
+    """xgboost on the algorithm contract."""
+    from algorithms._contract import Algorithm
+
+    return Algorithm("xgboost", HYPERPARAMETERS, train_fn, load_model, predict, metric_names,
+                     default_objective, feature_count, trainer="xgboost", mlflow_flavor="xgboost",
+                     check=_check)

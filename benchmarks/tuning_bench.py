@@ -70,11 +70,11 @@ def tune_once(arm: str, seed: int, data: dict, p: dict) -> dict:
     tuner.fit(data, logs=False)
     wall = time.monotonic() - t0
     df = tuner.analytics().dataframe()
-    from mlcore import _jobs
+    from mlcore.records import TrainingJobRecord
 
     trials = []
     for job, status, value in zip(df.TrainingJobName, df.TrainingJobStatus, df.FinalObjectiveValue, strict=True):
-        rec = _jobs.load(job)
+        rec = TrainingJobRecord.load(job)
         t = rec.SecondaryStatusTransitions
         trials.append({"job": job, "status": status, "value": None if value != value else value,
                        "seconds": round(t[-1]["StartTime"] - t[0]["StartTime"], 3),

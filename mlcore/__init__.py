@@ -1,12 +1,11 @@
 """mlcore: SageMaker's managed-ML workflow (train, tune, register, deploy) on any Ray cluster.
 
-The platform core: typed specs and YAML loading, embedded defaults (Ray, storage, MLflow),
-storage, the instance catalog, tracking, the model registry and job records. The SageMaker
-v2-style facade is ``mlcore.sagemaker``; the command line is ``mlcore``.
+The base layer: errors, constants, embedded defaults (Ray, storage, MLflow), the instance
+catalog, tracking and the model registry, typed specs (``mlcore.specs``) and one record store
+for every resource kind (``mlcore.records``). Above it the engines (``mlcore.services``), the
+SageMaker v2 facade (``mlcore.sagemaker``) and the command line (``mlcore``).
 """
 
-from mlcore._specs import Channel, DeploySpec, RegisterSpec, TrainingJob, parse_spec
-from mlcore._yaml import load_file
 from mlcore.errors import (
     AlgorithmError,
     CapacityError,
@@ -18,9 +17,11 @@ from mlcore.errors import (
     SpecError,
     StorageError,
 )
+from mlcore.records import Status
+from mlcore.specs import Channel, DeploySpec, RegisterSpec, TrainingJob, load_file, parse_spec
 
 __version__ = "0.1.0"
 
 __all__ = ["AlgorithmError", "CapacityError", "Channel", "DataError", "DeploySpec",
            "EndpointError", "JobNotFound", "MLCoreError", "RegisterSpec", "RegistryError",
-           "SpecError", "StorageError", "TrainingJob", "load_file", "parse_spec"]
+           "SpecError", "Status", "StorageError", "TrainingJob", "load_file", "parse_spec"]

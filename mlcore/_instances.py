@@ -81,9 +81,36 @@ def lookup(instance_type: str) -> InstanceType | None:
         ) from None
 
 
-def worker_resources(instance_type: str) -> dict[str, float]:
-    """Ray resources one worker of this instance type reserves."""
-    spec = lookup(instance_type)
+@dataclass(frozen=True)
+class Placement:
+    """``count`` workers of ``instance_type``, looked up once and handed down (capacity check,
+    Ray Train's ScalingConfig, the workers' accelerator)."""
+
+    instance_type: str
+    count: int
+    instance: InstanceType | None  # None: 'local'
+    resources: dict[str, float]    # Ray resources one worker reserves
+
+    @property
+    def accelerator(self) -> str:
+        return self.instance.accelerator if self.instance else "cpu"
+
+    @property
+    def neuron_cores(self) -> int:
+        return self.instance.neuron_cores if self.instance else 0
+
+    def scaling_config(self):
+        """Ray Train ``ScalingConfig`` for these workers."""
+        from ray.train import ScalingConfig
+
+        return ScalingConfig(num_workers=self.count, use_gpu="GPU" in self.resources,
+                             resources_per_worker=dict(self.resources))
+
+    def check_capacity(self, nodes: list[dict[str, float]]) -> None:
+        check_capacity(self.instance_type, self.count, nodes, self.resources)
+
+
+def _resources(spec: InstanceType | None) -> dict[str, float]:
     if spec is None:
         return {"CPU": 1}
     res: dict[str, float] = {"CPU": spec.cpus}
@@ -94,26 +121,30 @@ def worker_resources(instance_type: str) -> dict[str, float]:
     return res
 
 
+def placement(instance_type: str, count: int) -> Placement:
+    """Where ``count`` workers of ``instance_type`` go (SpecError for an unknown type)."""
+    spec = lookup(instance_type)
+    return Placement(instance_type, count, spec, _resources(spec))
+
+
+def worker_resources(instance_type: str) -> dict[str, float]:
+    """Ray resources one worker of this instance type reserves."""
+    return _resources(lookup(instance_type))
+
+
 def scaling_config(instance_type: str, instance_count: int):
     """Ray Train ``ScalingConfig`` for ``instance_count`` workers of ``instance_type``."""
-    from ray.train import ScalingConfig
-
-    res = worker_resources(instance_type)
-    use_gpu = "GPU" in res
-    return ScalingConfig(
-        num_workers=instance_count,
-        use_gpu=use_gpu,
-        resources_per_worker=res,
-    )
+    return placement(instance_type, instance_count).scaling_config()
 
 
-def check_capacity(instance_type: str, instance_count: int, nodes: list[dict[str, float]]) -> None:
+def check_capacity(instance_type: str, instance_count: int, nodes: list[dict[str, float]],
+                   need: dict[str, float] | None = None) -> None:
     """Fail at once if ``instance_count`` workers can never be placed on these nodes.
 
     ``nodes`` holds each alive node's *total* resources (not what is free now: a busy
     cluster frees up, a too-small one never grows). Workers are packed first-fit onto nodes.
     """
-    need = worker_resources(instance_type)
+    need = need or worker_resources(instance_type)
     free = [dict(n) for n in nodes]
     placed = 0
     for node in free:

@@ -96,9 +96,12 @@ def set_tags(run_id: str, tags: dict) -> None:
     client(_session.tracking_uri()).log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
 
-def end_run(run_id: str, status: str) -> None:
+def end_run(run_id: str, status) -> None:
     """``status``: the job status; mapped onto MLflow's FINISHED / FAILED / KILLED."""
-    mlflow_status = {"Completed": "FINISHED", "Failed": "FAILED", "Stopped": "KILLED"}[status]
+    from mlcore.records import Status
+
+    mlflow_status = {Status.COMPLETED: "FINISHED", Status.FAILED: "FAILED",
+                     Status.STOPPED: "KILLED"}[Status(status)]
     client(_session.tracking_uri()).set_terminated(run_id, status=mlflow_status)
 
 

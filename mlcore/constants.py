@@ -29,6 +29,10 @@ ENV_VARS: dict[str, EnvVar] = {
                "CPUs given to a local Ray started by mlcore; 0 means all of this machine's."),
         EnvVar("MLFLOW_TRACKING_URI", str, "",
                "MLflow tracking/registry backend; empty means sqlite:///$MLCORE_HOME/mlflow.db."),
+        EnvVar("MLCORE_RECORDS_URI", str, "",
+               "Where job, tuning-job and endpoint records live: any SQLAlchemy URL, e.g. "
+               "postgresql+psycopg://user@host/db so several machines share records; empty "
+               "means sqlite:///$MLCORE_HOME/records.db."),
         EnvVar("AWS_ENDPOINT_URL", str, "",
                "S3-compatible endpoint for s3:// URIs (MinIO, moto, ...); empty means AWS."),
         EnvVar("MLCORE_SERVE_HOST", str, "127.0.0.1",
@@ -61,6 +65,9 @@ ENV_VARS: dict[str, EnvVar] = {
                "Seconds Ray Train's graceful abort of a stopped job may take before its "
                "controller is killed and its placement group removed (Ray Tune kills a stopping "
                "trial after 10 s at the end of a tuning job)."),
+        EnvVar("MLCORE_DEPLOY_SERVE_S", float, float("inf"),
+               "Seconds `mlcore deploy` on an embedded Ray serves before it deletes the endpoint "
+               "and exits; unset serves until Ctrl-C."),
         EnvVar("MLCORE_TORCH_EXTENSIONS_DIR", str, "",
                "Where DeepSpeed caches the C++ ops it compiles (~25 s each on first use) for "
                "workers; empty means $MLCORE_HOME/torch_extensions."),
@@ -92,6 +99,12 @@ def get(name: str):
 
         raise MLCoreError(f"environment variable {name} must be a {var.type.__name__}; got "
                           f"{raw!r} ({var.doc})") from None
+
+
+def secret(name: str) -> str | None:
+    """The value of a variable the user named to hold a secret (an endpoint's auth token);
+    read only where it is needed, never logged."""
+    return os.environ.get(name) or None
 
 
 def ray_log_level() -> str:

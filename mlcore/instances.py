@@ -4,11 +4,13 @@ from mlcore._instances import (
            CATALOG,
            LOCAL,
            InstanceType,
+           Placement,
            check_capacity,
            lookup,
+           placement,
            scaling_config,
            worker_resources,
 )
 
-__all__ = ["CATALOG", "LOCAL", "InstanceType", "check_capacity", "lookup", "scaling_config",
+__all__ = ["CATALOG", "LOCAL", "InstanceType", "Placement", "check_capacity", "lookup", "placement", "scaling_config",
            "worker_resources"]

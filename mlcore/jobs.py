@@ -1,6 +1,11 @@
-"""Training job records (SageMaker's DescribeTrainingJob fields), kept under $MLCORE_HOME/jobs."""
+"""Training job records (SageMaker's DescribeTrainingJob fields), in the record store."""
 
-from mlcore._jobs import STATUSES, JobRecord, list_jobs
-from mlcore._jobs import load as describe
+from mlcore.records import Status, TrainingJobRecord
 
-__all__ = ["STATUSES", "JobRecord", "describe", "list_jobs"]
+STATUSES = tuple(s.value for s in (Status.IN_PROGRESS, Status.COMPLETED, Status.STOPPING,
+                                   Status.FAILED, Status.STOPPED))
+JobRecord = TrainingJobRecord  # the name earlier versions exported
+describe = TrainingJobRecord.load
+list_jobs = TrainingJobRecord.list
+
+__all__ = ["STATUSES", "JobRecord", "Status", "TrainingJobRecord", "describe", "list_jobs"]

@@ -2,6 +2,7 @@
 production variants, autoscaling and scale to zero, dynamic batching, auth and limits; the
 request/response codecs and the HTTP client."""
 
+from serving._apps import delete, deploy, endpoint_url, status, statuses
 from serving._capture import CaptureConfig
 from serving._client import Predictor
 from serving._codecs import (
@@ -15,20 +16,13 @@ from serving._codecs import (
     StringDeserializer,
 )
 from serving._compare import compare_variants
+from serving._errors import BadRequest, ServingError
 from serving._model import ModelSpec
-from serving._realtime import (
-    Settings,
-    Variant,
-    delete,
-    deploy,
-    endpoint_url,
-    secret_hash,
-    status,
-    statuses,
-)
 from serving._state import set_weights, variant_stats
+from serving._types import Settings, Variant, secret_hash
 
-__all__ = ["BytesDeserializer", "CaptureConfig", "CSVDeserializer", "CSVSerializer", "IdentitySerializer",
-           "JSONDeserializer", "JSONSerializer", "NumpyDeserializer", "Predictor",
-           "ModelSpec", "Settings", "StringDeserializer", "Variant", "compare_variants", "delete", "deploy",
-           "endpoint_url", "secret_hash", "set_weights", "status", "statuses", "variant_stats"]
+__all__ = ["BadRequest", "BytesDeserializer", "CaptureConfig", "CSVDeserializer", "CSVSerializer",
+           "IdentitySerializer", "JSONDeserializer", "JSONSerializer", "NumpyDeserializer",
+           "Predictor", "ModelSpec", "ServingError", "Settings", "StringDeserializer", "Variant",
+           "compare_variants", "delete", "deploy", "endpoint_url", "secret_hash", "set_weights",
+           "status", "statuses", "variant_stats"]

@@ -7,9 +7,9 @@ import json
 
 import requests
 
-from mlcore.errors import EndpointError
+from serving._apps import delete, endpoint_url
 from serving._codecs import CSVSerializer, JSONDeserializer
-from serving._realtime import endpoint_url
+from serving._errors import ServingError
 
 
 class Predictor:
@@ -57,26 +57,24 @@ class Predictor:
             resp = self._http.post(f"{self.url}/invocations", data=body, headers=headers,
                                    timeout=self.timeout)
         except requests.ConnectionError:
-            raise EndpointError(f"endpoint {self.endpoint_name!r} is not reachable at {self.url}; "
+            raise ServingError(f"endpoint {self.endpoint_name!r} is not reachable at {self.url}; "
                                 "is it deployed and is Ray running?") from None
         except requests.Timeout:
-            raise EndpointError(f"endpoint {self.endpoint_name!r} did not answer within "
+            raise ServingError(f"endpoint {self.endpoint_name!r} did not answer within "
                                 f"{self.timeout}s; raise Predictor(timeout=...)") from None
         except requests.RequestException as e:
-            raise EndpointError(f"request to endpoint {self.endpoint_name!r} failed: {e}") from None
+            raise ServingError(f"request to endpoint {self.endpoint_name!r} failed: {e}") from None
         if resp.status_code != 200:
             try:
                 detail = resp.json().get("error", resp.text)
             except json.JSONDecodeError:
                 detail = resp.text[:300]
-            raise EndpointError(f"endpoint {self.endpoint_name!r} answered {resp.status_code}: {detail}",
+            raise ServingError(f"endpoint {self.endpoint_name!r} answered {resp.status_code}: {detail}",
                                 status=resp.status_code)
         self.last_variant = resp.headers.get("X-Amzn-Invoked-Production-Variant")
         return self.deserializer.deserialize(io.BytesIO(resp.content), resp.headers.get("content-type"))
 
     def delete_endpoint(self, delete_endpoint_config: bool = True) -> None:
-        from serving._realtime import delete
-
         delete(self.endpoint_name)
 
     def delete_model(self) -> None:  # SageMaker v2 name; the model goes with the endpoint

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from mlcore import _storage
-from mlcore.errors import EndpointError
+from serving._errors import ServingError
 
 METRICS = ("accuracy", "mse")
 
@@ -34,7 +34,7 @@ def compare_variants(destination: str, endpoint: str, ground_truth: dict[str, fl
     from scipy import stats
 
     if metric not in METRICS:
-        raise EndpointError(f"metric must be one of {', '.join(METRICS)}; got {metric!r}")
+        raise ServingError(f"metric must be one of {', '.join(METRICS)}; got {metric!r}")
     pairs: dict[str, list[tuple[float, float]]] = {}
     for row in _captured(destination, endpoint):
         iid = row["eventMetadata"]["eventId"]
@@ -48,7 +48,7 @@ def compare_variants(destination: str, endpoint: str, ground_truth: dict[str, fl
             continue
         pairs.setdefault(row["eventMetadata"]["variant"], []).append((float(pred[0]), float(ground_truth[iid])))
     if not pairs:
-        raise EndpointError(f"no captured request of endpoint {endpoint!r} under {destination} "
+        raise ServingError(f"no captured request of endpoint {endpoint!r} under {destination} "
                             "matches the ground truth's inference ids; enable data capture and "
                             "send X-Amzn-SageMaker-Inference-Id with each request")
     per_variant, samples = {}, {}

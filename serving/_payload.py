@@ -11,13 +11,10 @@ import json
 
 import numpy as np
 
+# BadRequest is also imported from here (mlcore.sagemaker._deploy, a script's handlers).
+from serving._errors import BadRequest
+
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker's realtime limit
-
-
-class BadRequest(Exception):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status, self.message = status, message
 
 
 def parse(body: bytes, content_type: str, n_features: int | None,

@@ -3,7 +3,7 @@ actor, which every ingress replica reads and updates about once a second."""
 
 from __future__ import annotations
 
-from mlcore.errors import EndpointError
+from serving._errors import ServingError
 
 
 class EndpointState:
@@ -56,17 +56,17 @@ def set_weights(name: str, weights: dict[str, float]) -> dict[str, float]:
 
     state = _state(name)
     if state is None:
-        raise EndpointError(f"no endpoint {name!r}; `mlcore endpoints list` shows those running")
+        raise ServingError(f"no endpoint {name!r}; `mlcore endpoints list` shows those running")
     current = ray.get(state.weights.remote())
     unknown = sorted(set(weights) - set(current))
     if unknown:
-        raise EndpointError(f"endpoint {name!r} has no variant {', '.join(unknown)}; variants: "
+        raise ServingError(f"endpoint {name!r} has no variant {', '.join(unknown)}; variants: "
                             f"{', '.join(current)}")
     if any(not w >= 0 for w in weights.values()):
-        raise EndpointError(f"variant weights must be numbers >= 0; got {weights}")
+        raise ServingError(f"variant weights must be numbers >= 0; got {weights}")
     merged = {**current, **{k: float(w) for k, w in weights.items()}}
     if not any(merged.values()):
-        raise EndpointError("at least one variant needs a weight above 0")
+        raise ServingError("at least one variant needs a weight above 0")
     return ray.get(state.set_weights.remote(merged))
 
 

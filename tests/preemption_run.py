@@ -29,7 +29,7 @@ def main(home: str, steps: int, notice_s: float) -> None:
     cluster.wait_for_nodes()
     os.environ["RAY_ADDRESS"] = cluster.address
     try:
-        from mlcore import _jobs
+        from mlcore.records import TrainingJobRecord
         from mlcore.sagemaker import Estimator
 
         # Only a just-in-time checkpoint: the periodic ones are set too rare to happen.
@@ -43,7 +43,7 @@ def main(home: str, steps: int, notice_s: float) -> None:
 
         def step() -> int:
             try:
-                return _jobs.load(name).Progress.get("step", 0)
+                return TrainingJobRecord.load(name).Progress.get("step", 0)
             except Exception:
                 return 0
 
@@ -77,7 +77,7 @@ def main(home: str, steps: int, notice_s: float) -> None:
         cluster.remove_node(victim)
         cluster.add_node(num_cpus=1, include_dashboard=False)  # a replacement (main thread only)
         fit.join(timeout=400)
-        rec = _jobs.load(name)
+        rec = TrainingJobRecord.load(name)
         from mlcore import _tracking
 
         history = _tracking.client().get_metric_history(rec.MlflowRunId, "sum") if rec.MlflowRunId else []

@@ -16,9 +16,9 @@ def test_bad_hyperparameters_raise_in_caller_without_waiting():
 
 
 def test_duplicate_job_name_is_refused_before_anything_runs(tmp_path):
-    from mlcore import _jobs
+    from mlcore.records import TrainingJobRecord
 
-    assert _jobs.claim("taken-name")
+    assert TrainingJobRecord.claim("taken-name")
     est = Estimator(algorithm="xgboost", hyperparameters={"num_round": 1})
     with pytest.raises(SpecError, match="'taken-name' already exists"):
         est.fit("train.csv", job_name="taken-name", wait=False)
@@ -26,11 +26,11 @@ def test_duplicate_job_name_is_refused_before_anything_runs(tmp_path):
 
 
 def test_generated_names_never_collide():
-    from mlcore.sagemaker import _runner
+    from mlcore.services import training
 
     spec = Estimator(algorithm="xgboost", hyperparameters={"num_round": 1}).spec.model_copy()
     spec.inputs = {"train": {"uri": "x.csv"}}
-    names = {_runner.prepare(spec, None, "burst")[1] for _ in range(50)}
+    names = {training.prepare(spec, None, "burst").name for _ in range(50)}
     assert len(names) == 50
 
 

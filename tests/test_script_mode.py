@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 from conftest import write_csv
 
-from mlcore import _jobs, _tracking
+from mlcore import _tracking
 from mlcore.errors import MLCoreError, SpecError
 from mlcore.jobs import describe
+from mlcore.records import TrainingJobRecord
 from mlcore.sagemaker import Estimator
 from mlcore.sagemaker.pytorch import PyTorch
 
@@ -115,12 +116,12 @@ def test_script_errors_fail_the_job_with_the_scripts_reason(ray_session, tmp_pat
 ])
 def test_bad_script_jobs_are_refused_before_any_job_exists(kwargs, path, words):
     kwargs.setdefault("source_dir", str(ROOT / "configs" / "scripts" / "tiny_lm"))
-    before = {r.TrainingJobName for r in _jobs.list_jobs()}
+    before = {r.TrainingJobName for r in TrainingJobRecord.list()}
     with pytest.raises(SpecError) as e:
         Estimator(**kwargs).fit(logs=False)
     assert any(p.startswith(path) for p, _ in e.value.problems), e.value.problems
     assert words in str(e.value)
-    assert {r.TrainingJobName for r in _jobs.list_jobs()} == before  # no job was created
+    assert {r.TrainingJobName for r in TrainingJobRecord.list()} == before  # no job was created
 
 
 def test_cli_validate_reports_a_bad_distribution(tmp_path):

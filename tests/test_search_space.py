@@ -7,15 +7,17 @@ import math
 
 import pytest
 
-from mlcore import _search_space, _tuning_record, parse_spec
-from mlcore._tuning_spec import CategoricalRange, CompletionCriteria, ContinuousRange, IntegerRange
+from mlcore import parse_spec
 from mlcore.errors import SpecError
+from mlcore.records import TuningJobRecord
 from mlcore.sagemaker import Estimator
 from mlcore.sagemaker.tuner import (
     ContinuousParameter,
     HyperparameterTuner,
     IntegerParameter,
 )
+from mlcore.services.tuning import _search_space
+from mlcore.specs import CategoricalRange, CompletionCriteria, ContinuousRange, IntegerRange
 
 XGB = {"num_round": 20, "objective": "binary:logistic", "eval_metric": "auc"}
 INPUTS = {"train": "/data/train.csv", "validation": "/data/validation.csv"}
@@ -51,9 +53,9 @@ def _tuner(ranges, objective="validation:auc", **kw):
      "max_jobs", "the grid has 8 combinations but max_jobs is 4"),
 ])
 def test_bad_tuning_jobs_are_refused_before_any_trial(ranges, objective, kw, path, words):
-    from mlcore.sagemaker import _tuning
+    from mlcore.services.tuning import _run as _tuning
 
-    before = len(_tuning_record.list_records())
+    before = len(TuningJobRecord.list())
     with pytest.raises(SpecError) as err:
         t = _tuner(ranges, objective, **kw)
         spec = t.spec.model_copy(deep=True)
@@ -62,7 +64,7 @@ def test_bad_tuning_jobs_are_refused_before_any_trial(ranges, objective, kw, pat
         _tuning.prepare(spec, None, None)
     assert path in [p for p, _ in err.value.problems], err.value.problems
     assert words in str(err.value)
-    assert len(_tuning_record.list_records()) == before  # no tuning job was created
+    assert len(TuningJobRecord.list()) == before  # no tuning job was created
 
 
 def test_yaml_tuning_spec_names_the_field():
@@ -154,7 +156,7 @@ def test_bayesian_reaches_the_target_in_fewer_trials_than_random():
     from ray.tune.search import BasicVariantGenerator
     from ray.tune.search.optuna import OptunaSearch
 
-    from mlcore.sagemaker import _tuning
+    from mlcore.services.tuning import _run as _tuning
 
     spec = _tuner({"x": ContinuousParameter(-5, 10), "y": ContinuousParameter(0, 15)},
                   strategy="Bayesian", random_seed=0, objective_type="Minimize").spec
@@ -187,7 +189,7 @@ def _random_trials_to_target(cls, seed: int, target: float, n: int = 60) -> int:
 def test_a_trial_the_tuner_stopped_is_pruned_not_completed():
     """Tune hands the searcher a stopped trial's last (early-round) result; TPE must not take
     it for the configuration's final value."""
-    from mlcore.sagemaker import _tuning
+    from mlcore.services.tuning import _run as _tuning
 
     spec = _tuner({"eta": ContinuousParameter(0.05, 0.5)}).spec.model_copy(update={"name": "pruned"})
     opt = _tuning._searcher(spec, None, 1)

@@ -108,8 +108,7 @@ def test_validate_cli(tmp_path):
 
 
 def test_committed_json_schema_is_current():
-    from mlcore._endpoint_spec import Endpoint
-    from mlcore._tuning_spec import TuningJob
+    from mlcore.specs import Endpoint, TuningJob
 
     for model in (TrainingJob, TuningJob, Endpoint):
         path = Path(__file__).parents[1] / f"configs/schema/{model.__name__}.schema.json"

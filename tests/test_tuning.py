@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from mlcore import _jobs, _registry, _search_space, _tuning_record
+from mlcore import _registry
 from mlcore.errors import MLCoreError
+from mlcore.records import TrainingJobRecord, TuningJobRecord
 from mlcore.sagemaker import Estimator
 from mlcore.sagemaker.tuner import (
     CategoricalParameter,
@@ -21,6 +22,7 @@ from mlcore.sagemaker.tuner import (
     WarmStartConfig,
     WarmStartTypes,
 )
+from mlcore.services.tuning import _search_space
 
 pytestmark = pytest.mark.integration
 SCRIPTS = Path(__file__).parent / "scripts"
@@ -35,7 +37,7 @@ def _intervals(jobs: list[str]) -> list[tuple[float, float]]:
     """When each training job existed: created .. its last status change."""
     out = []
     for name in jobs:
-        rec = _jobs.load(name, liveness=False)
+        rec = TrainingJobRecord.load(name, liveness=False)
         t = rec.SecondaryStatusTransitions
         out.append((t[0]["StartTime"], t[-1]["StartTime"]))
     return out
@@ -96,7 +98,7 @@ def test_bayesian_tuning_job_end_to_end(xgb_tuning, ray_session):
     assert best.training_job_analytics_metrics()["validation:auc"] == pytest.approx(top.FinalObjectiveValue)
 
     for job in jobs:  # each trial is a training job of the estimator, spot settings included
-        spec = _jobs.load(job).Spec
+        spec = TrainingJobRecord.load(job).Spec
         assert spec["use_spot_instances"] is True and spec["max_wait"] == 3600
         assert spec["hyperparameters"]["num_round"] == 20
 
@@ -196,7 +198,7 @@ def test_early_stopping_and_a_failing_trial(ray_session, tmp_path):
                                 early_stopping_type="Auto")
     tuner.fit({"train": str(SCRIPTS / "curve.py")}, logs=False)
     desc = tuner.describe()
-    rec = _tuning_record.load(desc["HyperParameterTuningJobName"])
+    rec = TuningJobRecord.load(desc["HyperParameterTuningJobName"])
     assert desc["HyperParameterTuningJobStatus"] == "Completed", desc["FailureReason"]
     df = tuner.analytics().dataframe().set_index("quality")
     assert sorted(df.index) == sorted(qualities)
@@ -256,8 +258,8 @@ def test_stop_ends_the_tuning_job_and_its_running_trials(ray_session):
         from mlcore import _session
 
         client = mlflow.MlflowClient(_session.tracking_uri())
-        jobs = _tuning_record.load(name).TrainingJobs if _tuning_record.exists(name) else []
-        recs = [_jobs.load(j) for j in jobs if _jobs.exists(j)]
+        jobs = TuningJobRecord.load(name).TrainingJobs if TuningJobRecord.exists(name) else []
+        recs = [TrainingJobRecord.load(j) for j in jobs if TrainingJobRecord.exists(j)]
         return [r for r in recs if r.MlflowRunId and client.get_metric_history(r.MlflowRunId, "score")]
 
     deadline = time.monotonic() + 120
@@ -270,7 +272,7 @@ def test_stop_ends_the_tuning_job_and_its_running_trials(ray_session):
     jobs = desc["TrainingJobs"]
     assert 1 <= len(jobs) < 6
     for job in jobs:
-        rec = _jobs.load(job)
+        rec = TrainingJobRecord.load(job)
         assert rec.TrainingJobStatus == "Stopped", (job, rec.TrainingJobStatus, rec.FailureReason)
         assert "stopped by the tuner" in rec.FailureReason
     assert _wait_cpus_free(ray_session, 2) == 2

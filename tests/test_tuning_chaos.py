@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mlcore import _jobs, _tuning_record
+from mlcore.records import TrainingJobRecord, TuningJobRecord
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos, pytest.mark.slow]
 ROOT = Path(__file__).parent.parent
@@ -62,9 +62,9 @@ def _wait(cond, timeout: float, what: str):
 
 
 def _checkpointed(job: str) -> bool:
-    if not _jobs.exists(job):  # the trial is named in the tuning record before its job starts
+    if not TrainingJobRecord.exists(job):  # the trial is named in the tuning record before its job starts
         return False
-    rec = _jobs.load(job, liveness=False)
+    rec = TrainingJobRecord.load(job, liveness=False)
     if rec.TrainingJobStatus != "InProgress" or not rec.CheckpointUri:
         return False
     ckpts = Path(rec.CheckpointUri)
@@ -97,13 +97,13 @@ def test_killed_tuning_driver_resumes_and_runs_each_trial_once(tmp_path):
     try:
         # Kill when the first trial is done and the second has committed a checkpoint.
         def second_checkpointed():
-            if not _tuning_record.exists(name):
+            if not TuningJobRecord.exists(name):
                 return None
-            jobs = sorted(_tuning_record.load(name).TrainingJobs)
+            jobs = sorted(TuningJobRecord.load(name).TrainingJobs)
             return jobs if len(jobs) >= 2 and _checkpointed(jobs[1]) else None
 
         jobs = _wait(second_checkpointed, 240, "the second trial's first checkpoint")
-        first = _jobs.load(jobs[0], liveness=False)
+        first = TrainingJobRecord.load(jobs[0], liveness=False)
         assert first.TrainingJobStatus == "Completed", first.FailureReason
         os.killpg(driver.pid, signal.SIGKILL)  # the driver and the Ray it started
         driver.wait(timeout=30)
@@ -111,10 +111,10 @@ def test_killed_tuning_driver_resumes_and_runs_each_trial_once(tmp_path):
     finally:
         if driver.poll() is None:
             os.killpg(driver.pid, signal.SIGKILL)
-    before = _jobs.load(jobs[0], liveness=False)
-    cut = _jobs.load(jobs[1], liveness=False)
+    before = TrainingJobRecord.load(jobs[0], liveness=False)
+    cut = TrainingJobRecord.load(jobs[1], liveness=False)
     assert cut.TrainingJobStatus == "InProgress"  # cut off mid-training
-    assert _tuning_record.load(name).HyperParameterTuningJobStatus == "InProgress"
+    assert TuningJobRecord.load(name).HyperParameterTuningJobStatus == "InProgress"
 
     resumed = _cli("tune", "--resume", name, "--quiet")
     try:
@@ -124,16 +124,16 @@ def test_killed_tuning_driver_resumes_and_runs_each_trial_once(tmp_path):
             os.killpg(resumed.pid, signal.SIGKILL)
     assert resumed.returncode == 0, out[-3000:]
 
-    rec = _tuning_record.load(name)
+    rec = TuningJobRecord.load(name)
     assert rec.HyperParameterTuningJobStatus == "Completed", rec.FailureReason
     assert rec.Resumes == 1
     assert len(rec.TrainingJobs) == len(set(rec.TrainingJobs)) == 3, rec.TrainingJobs
     assert rec.TrainingJobs[:2] == jobs[:2] or sorted(rec.TrainingJobs)[:2] == sorted(jobs[:2])
     # The finished trial was not trained again: its record is exactly as before the kill.
-    assert _jobs.load(jobs[0], liveness=False) == before
+    assert TrainingJobRecord.load(jobs[0], liveness=False) == before
     # The interrupted trial resumed its own job from its checkpoint and ended with every step
     # trained exactly once (counter.py's running sum).
-    again = _jobs.load(jobs[1], liveness=False)
+    again = TrainingJobRecord.load(jobs[1], liveness=False)
     assert again.TrainingJobStatus == "Completed", again.FailureReason
     assert any("resuming from the job's checkpoints" in t["StatusMessage"]
                for t in again.SecondaryStatusTransitions)
@@ -142,7 +142,7 @@ def test_killed_tuning_driver_resumes_and_runs_each_trial_once(tmp_path):
     assert model["sum"] == STEPS * (STEPS + 1) // 2 and model["step"] == STEPS
     assert model["resumed_from"] >= 10, model
     for job in rec.TrainingJobs:
-        assert _jobs.load(job).TrainingJobStatus == "Completed"
+        assert TrainingJobRecord.load(job).TrainingJobStatus == "Completed"
     # Tune, Optuna and MLflow each saw three trials, not four.
     states = json.loads(sorted(Path(rec.ExperimentPath).glob("experiment_state-*.json"))[-1].read_text())
     assert len(states["trial_data"]) == 3

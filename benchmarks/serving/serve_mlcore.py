@@ -18,7 +18,7 @@ import ray  # noqa: E402
 
 import serving  # noqa: E402
 from mlcore import _session  # noqa: E402
-from mlcore.sagemaker import _deploy  # noqa: E402
+from mlcore.services import endpoints as _deploy  # noqa: E402
 
 ray.cloudpickle.register_pickle_by_value(models)  # replicas do not have this folder on sys.path
 mode = sys.argv[4] if len(sys.argv) > 4 else "plain"

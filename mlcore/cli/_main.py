@@ -1,14 +1,19 @@
-"""Argument parsing and dispatch; every user mistake ends as one line on stderr."""
+"""Argument parsing and dispatch; every user mistake ends as one line on stderr.
+
+The resource commands come from :data:`mlcore.specs.KINDS`: each kind with a CLI noun gets
+``mlcore <noun> <verb> [NAME]`` for the verbs of its row (each a function of its service);
+``run`` and ``validate`` dispatch on a spec's ``kind``.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
 
 from mlcore.errors import MLCoreError, SpecError
+from mlcore.specs import KINDS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -17,10 +22,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="command", required=True)
 
-    r = sub.add_parser("run", help="run a spec file (dispatch on its kind)")
+    r = sub.add_parser("run", help=f"run a spec file ({' | '.join(KINDS)}), dispatched on its kind")
     r.add_argument("file")
     r.add_argument("--job-name", help="override the spec's name")
-    r.add_argument("--quiet", action="store_true", help="no per-round progress")
+    r.add_argument("--quiet", action="store_true", help="no per-round / per-trial progress")
 
     t = sub.add_parser("tune", help="run a TuningJob spec, or resume one")
     t.add_argument("file", nargs="?", help="TuningJob spec file")
@@ -28,38 +33,19 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--job-name", help="override the spec's name")
     t.add_argument("--quiet", action="store_true", help="no per-trial lines")
 
-    tj = sub.add_parser("tuning-jobs", help="tuning job records")
-    tjsub = tj.add_subparsers(dest="action", required=True)
-    tjsub.add_parser("list")
-    for action in ("describe", "results", "stop"):
-        a = tjsub.add_parser(action)
-        a.add_argument("name")
-
     dp = sub.add_parser("deploy", help="deploy an Endpoint spec (on an embedded Ray: serve "
                         "until Ctrl-C)")
     dp.add_argument("file")
 
-    e = sub.add_parser("endpoints", help="realtime endpoints")
-    esub = e.add_subparsers(dest="action", required=True)
-    esub.add_parser("list")
-    for action in ("describe", "delete"):
-        a = esub.add_parser(action)
-        a.add_argument("name")
-    uw = esub.add_parser("update-weights", help="set variant traffic weights in place")
-    uw.add_argument("name")
-    uw.add_argument("weights", nargs="+", metavar="VARIANT=WEIGHT")
+    for kind in KINDS.values():
+        if kind.noun:
+            _noun_parser(sub, kind)
 
     v = sub.add_parser("validate", help="check spec files without running them")
     v.add_argument("files", nargs="+")
 
     s = sub.add_parser("schema", help="print the JSON schema of a spec kind (for editors)")
-    s.add_argument("kind", nargs="?", default="TrainingJob")
-
-    j = sub.add_parser("jobs", help="training job records")
-    jsub = j.add_subparsers(dest="action", required=True)
-    jsub.add_parser("list")
-    d = jsub.add_parser("describe")
-    d.add_argument("name")
+    s.add_argument("kind", nargs="?", default="TrainingJob", choices=list(KINDS))
 
     m = sub.add_parser("models", help="the model registry")
     msub = m.add_subparsers(dest="action", required=True)
@@ -72,6 +58,17 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("instances", help="the instance-type catalog")
     return p
+
+
+def _noun_parser(sub, kind) -> None:
+    n = sub.add_parser(kind.noun, help=f"{kind.record.NOUN} records")
+    nsub = n.add_subparsers(dest="action", required=True)
+    for verb in kind.verbs:
+        a = nsub.add_parser(verb)
+        if verb != "list":
+            a.add_argument("name")
+        if verb == "update-weights":
+            a.add_argument("weights", nargs="+", metavar="VARIANT=WEIGHT")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,23 +103,15 @@ def _dispatch(args) -> int:
         if bool(args.file) == bool(args.resume):
             raise SpecError("mlcore tune takes a spec file or --resume NAME (one of them)")
         return c.tune(args.file, args.job_name, args.resume, quiet=args.quiet)
-    if args.command == "tuning-jobs":
-        return c.tuning_jobs(args.action, getattr(args, "name", None))
     if args.command == "deploy":
-        return c.deploy(args.file)
-    if args.command == "endpoints":
-        return c.endpoints(args.action, getattr(args, "name", None), getattr(args, "weights", None))
+        return c.run(args.file, None, expect="Endpoint")
     if args.command == "validate":
         return c.validate(args.files)
     if args.command == "schema":
-        print(json.dumps(c.schema(args.kind), indent=2))
-        return 0
-    if args.command == "jobs":
-        return c.jobs_list() if args.action == "list" else c.jobs_describe(args.name)
+        return c.schema(args.kind)
     if args.command == "models":
-        if args.action == "list":
-            return c.models_list(args.group)
-        return c.models_action(args.action, args.group, args.version)
+        return c.models(args.action, getattr(args, "group", None), getattr(args, "version", None))
     if args.command == "instances":
         return c.instances()
-    raise AssertionError(args.command)
+    return c.noun(args.command, args.action, getattr(args, "name", None),
+                  getattr(args, "weights", None))

@@ -3,58 +3,15 @@
 from __future__ import annotations
 
 import logging
-import threading
 
-from mlcore import _jobs, _registry
-from mlcore._specs import Channel, TrainingJob
 from mlcore.errors import MLCoreError, SpecError
-from mlcore.sagemaker import _runner, image_uris
+from mlcore.records import Status, TrainingJobRecord
+from mlcore.sagemaker import _args, _endpoints, image_uris
 from mlcore.sagemaker.inputs import TrainingInput
+from mlcore.services import Handle, training
+from mlcore.specs import Channel, TrainingJob
 
 log = logging.getLogger("mlcore")
-
-# SageMaker v2 arguments with no meaning on a Ray cluster: accepted, explained once.
-_IGNORED = {
-    "role": "IAM roles do not apply; workers run with the Ray cluster's identity",
-    "volume_size": "workers use the node's disk", "volume_kms_key": "storage encryption is the store's",
-    "output_kms_key": "storage encryption is the store's", "subnets": "networking is the cluster's",
-    "security_group_ids": "networking is the cluster's", "input_mode": "set it per channel: TrainingInput(uri, input_mode='Pipe')",
-    "enable_network_isolation": "networking is the cluster's", "keep_alive_period_in_seconds":
-    "Ray keeps its workers warm", "encrypt_inter_container_traffic": "networking is the cluster's",
-    "container_log_level":
-    "use Python logging", "disable_profiler": "no profiler is attached", "debugger_hook_config":
-    "no debugger is attached", "rules": "no debugger is attached", "profiler_config":
-    "no profiler is attached", "enable_sagemaker_metrics": "metrics always go to MLflow",
-    "code_location": "code is shipped by Ray", "sagemaker_session": "mlcore's defaults are used",
-}
-_explained: set[str] = set()
-
-
-def _explain(name: str) -> None:
-    if name not in _explained:
-        _explained.add(name)
-        log.info("Estimator(%s=...) accepted and not used: %s", name, _IGNORED[name])
-
-
-class TrainingJobHandle:
-    """``estimator.latest_training_job``: a name plus ``describe()`` and ``wait()``."""
-
-    def __init__(self, name: str, thread: threading.Thread | None = None):
-        self.name = self.job_name = name
-        self._thread = thread
-        self.error: BaseException | None = None
-
-    def describe(self) -> dict:
-        from dataclasses import asdict
-
-        return asdict(_jobs.load(self.name))
-
-    def wait(self, logs: bool = True) -> dict:
-        if self._thread is not None:
-            self._thread.join()
-            if self.error is not None:
-                raise self.error
-        return self.describe()
 
 
 class Estimator:
@@ -75,11 +32,8 @@ class Estimator:
                  keep_checkpoints: int = 3, framework: str | None = None,
                  framework_version: str | None = None, py_version: str | None = None,
                  **kwargs):
-        unknown = [k for k in kwargs if k not in _IGNORED]
-        if unknown:
-            raise TypeError(f"Estimator() got unexpected keyword argument(s) {', '.join(unknown)}")
-        for name in [*kwargs, *(["role"] if role else [])]:
-            _explain(name)
+        _args.accept(type(self).__name__, {**kwargs, **({"role": role} if role else {})},
+                     Estimator.__init__)
         if image_uri and not algorithm:
             algorithm = image_uris.algorithm_of(image_uri)
             if algorithm is None and not entry_point:
@@ -102,7 +56,7 @@ class Estimator:
             tags=tags or {}, distribution=distribution, metric_definitions=metric_definitions or [],
             checkpoint_local_path=checkpoint_local_path, keep_checkpoints=keep_checkpoints,
             framework=framework, framework_version=framework_version, py_version=py_version)
-        self.latest_training_job: TrainingJobHandle | None = None
+        self.latest_training_job: Handle | None = None
 
     # --- construction from specs -------------------------------------------------------
     @classmethod
@@ -117,9 +71,9 @@ class Estimator:
     @classmethod
     def attach(cls, training_job_name: str, sagemaker_session=None) -> Estimator:
         """An Estimator bound to an existing job (its spec and its results)."""
-        record = _jobs.load(training_job_name)
+        record = TrainingJobRecord.load(training_job_name)
         est = cls.from_spec(TrainingJob.model_validate(record.Spec))
-        est.latest_training_job = TrainingJobHandle(training_job_name)
+        est.latest_training_job = _handle(training_job_name)
         return est
 
     # --- SageMaker v2 surface ---------------------------------------------------------
@@ -133,46 +87,32 @@ class Estimator:
     def spec(self) -> TrainingJob:
         return self._spec
 
-    def fit(self, inputs=None, wait: bool = True, logs: bool = True, job_name: str | None = None):
+    def fit(self, inputs=None, wait: bool = True, logs: bool = True, job_name: str | None = None,
+            experiment_config=None):
         """Train. ``inputs``: a URI, a ``TrainingInput``, or ``{channel: URI | TrainingInput}``."""
         spec = self._spec.model_copy(deep=True)
         if inputs is not None:
             spec.inputs = _channels(inputs)
-        algo, name = _runner.prepare(spec, job_name or spec.name,
-                                     self.base_job_name or spec.algorithm or "training")
+        plan = training.prepare(spec, job_name or spec.name,
+                                self.base_job_name or spec.algorithm or "training")
+        handle = self.latest_training_job = _handle(plan.name)
         if not wait:
-            handle = TrainingJobHandle(name)
-
-            def background():
-                try:
-                    _runner.run(spec, algo, name, logs)
-                except BaseException as e:  # re-raised by wait()
-                    handle.error = e
-
-            handle._thread = threading.Thread(target=background, name=f"mlcore-{name}", daemon=True)
-            self.latest_training_job = handle
-            handle._thread.start()
+            handle.start(lambda: training.execute(plan, logs=logs))
             return None
-        self.latest_training_job = TrainingJobHandle(name)
-        record = _runner.run(spec, algo, name, logs)
-        if record.TrainingJobStatus != "Completed":
-            raise MLCoreError(f"training job {name} {record.TrainingJobStatus.lower()}: "
-                              f"{record.FailureReason}", job_name=name)
+        record = training.execute(plan, logs=logs)
+        if record.status != Status.COMPLETED:
+            raise MLCoreError(f"training job {plan.name} {str(record.status).lower()}: "
+                              f"{record.FailureReason}", job_name=plan.name)
         return None
 
-    def _record(self) -> _jobs.JobRecord:
+    def _name(self) -> str:
         if self.latest_training_job is None:
             raise MLCoreError("this Estimator has not run a training job; call fit() first "
                               "(or Estimator.attach(job_name))")
-        return _jobs.load(self.latest_training_job.name)
+        return self.latest_training_job.name
 
-    def _completed(self) -> _jobs.JobRecord:
-        record = self._record()
-        if record.TrainingJobStatus != "Completed":
-            raise MLCoreError(f"training job {record.TrainingJobName} is {record.TrainingJobStatus}"
-                              f"{': ' + record.FailureReason if record.FailureReason else ''}; "
-                              "it has no model")
-        return record
+    def _completed(self) -> TrainingJobRecord:
+        return training.completed(self._name())
 
     @property
     def model_data(self) -> str:
@@ -183,14 +123,11 @@ class Estimator:
 
     def register(self, content_types=None, response_types=None, inference_instances=None,
                  transform_instances=None, model_package_group_name: str | None = None,
-                 approval_status: str | None = None, description: str | None = None, **_ignored):
+                 approval_status: str | None = None, description: str | None = None, **kwargs):
         """Register the trained model as a new version of ``model_package_group_name``."""
-        record = self._completed()
-        group = model_package_group_name or record.TrainingJobName
-        return _registry.register(
-            record.MlflowModelUri, group, approval_status or "PendingManualApproval", description,
-            tags={"job_name": record.TrainingJobName, "run_id": record.MlflowRunId,
-                  "model_data": record.ModelArtifacts})
+        _args.accept("Estimator.register", kwargs, Estimator.register)
+        return training.register(self._name(), model_package_group_name, approval_status,
+                                 description)
 
     def deploy(self, initial_instance_count: int = 1, instance_type: str = "local",
                serializer=None, deserializer=None, endpoint_name: str | None = None,
@@ -198,21 +135,22 @@ class Estimator:
         """Serve the trained model on a realtime endpoint; return its ``Predictor``.
         ``endpoint_fields``: ``data_capture_config`` and the Endpoint spec's own fields
         (``batching``, ``auth``, ``max_payload_mb``, ``timeout_s``)."""
-        from mlcore.sagemaker import _deploy
-
         record = self._completed()
-        variant = _deploy.variant_spec(_deploy.model_ref(record.TrainingJobName), instance_type,
-                                       initial_instance_count,
-                                       serverless_inference_config=serverless_inference_config)
-        return _deploy.deploy_variants(endpoint_name or record.TrainingJobName, [variant],
-                                       serializer, deserializer, wait, **endpoint_fields)
+        return _endpoints.deploy(_endpoints.model_ref(record.TrainingJobName),
+                                 endpoint_name or record.TrainingJobName, instance_type,
+                                 initial_instance_count, serializer, deserializer, wait,
+                                 serverless_inference_config, **endpoint_fields)
 
     def logs(self) -> None:
-        record = self._record()
-        from mlcore import _session
+        self._handle_or_raise().logs()
 
-        print(f"{record.TrainingJobName}: {record.TrainingJobStatus}; MLflow run "
-              f"{record.MlflowRunId} at {_session.redact(_session.tracking_uri())}")
+    def _handle_or_raise(self) -> Handle:
+        self._name()
+        return self.latest_training_job
+
+
+def _handle(name: str) -> Handle:
+    return Handle(TrainingJobRecord, name, stop=training.stop)
 
 
 def _channels(inputs) -> dict[str, Channel]:
@@ -231,4 +169,4 @@ def _channels(inputs) -> dict[str, Channel]:
     return out
 
 
-__all__ = ["Estimator", "TrainingJobHandle"]
+__all__ = ["Estimator"]

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 
-from mlcore._specs import BUILTIN_ALGORITHMS
 from mlcore.errors import SpecError
+from mlcore.sagemaker import _args
+from mlcore.specs import BUILTIN_ALGORITHMS
 
 PREFIX = "mlcore/builtin/"
 _ECR_NAMES = {"sagemaker-xgboost": "xgboost", "xgboost": "xgboost", "linear-learner": "linear-learner",
@@ -21,7 +22,8 @@ _ECR_NAMES = {"sagemaker-xgboost": "xgboost", "xgboost": "xgboost", "linear-lear
 
 
 def retrieve(framework: str, region: str | None = None, version: str | None = None,
-             py_version: str | None = None, instance_type: str | None = None, **_ignored) -> str:
+             py_version: str | None = None, instance_type: str | None = None, **kwargs) -> str:
+    _args.accept("image_uris.retrieve", kwargs, retrieve)
     """The image URI that stands for built-in ``framework``."""
     if framework not in BUILTIN_ALGORITHMS:
         raise SpecError(f"image_uris.retrieve: {framework!r} is not a built-in algorithm; choose one "

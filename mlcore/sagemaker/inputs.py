@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from mlcore.sagemaker import _args
+
 
 class TrainingInput:
     """One channel: ``TrainingInput(s3_data, content_type=None, ...)`` as in SageMaker v2.
@@ -13,7 +15,8 @@ class TrainingInput:
 
     def __init__(self, s3_data: str, distribution: str | None = None, compression: str | None = None,
                  content_type: str | None = None, record_wrapping: str | None = None,
-                 s3_data_type: str = "S3Prefix", input_mode: str | None = None, **_ignored):
+                 s3_data_type: str = "S3Prefix", input_mode: str | None = None, **kwargs):
+        _args.accept("TrainingInput", kwargs, TrainingInput.__init__)
         self.s3_data = s3_data
         self.content_type = content_type
         self.input_mode = input_mode or "File"

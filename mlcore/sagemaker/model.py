@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from mlcore.sagemaker import _deploy
+from mlcore.errors import SpecError
+from mlcore.sagemaker import _args, _endpoints
 
 
 class ModelPackage:
@@ -11,25 +12,25 @@ class ModelPackage:
     ``allow_unapproved=True``."""
 
     def __init__(self, role=None, model_package_arn: str | None = None, sagemaker_session=None,
-                 **_ignored):
+                 **kwargs):
+        _args.accept("ModelPackage", kwargs, ModelPackage.__init__)
         if not model_package_arn:
-            raise ValueError("ModelPackage needs model_package_arn='<group>/<version>' "
-                             "(or '<group>@approved')")
+            raise SpecError("ModelPackage needs model_package_arn='<group>/<version>' "
+                            "(or '<group>@approved')", [("model_package_arn", "missing")])
         self.model_package_arn = model_package_arn
-        self._ref = _deploy.model_ref(model_package_arn)
+        self._ref = _endpoints.model_ref(model_package_arn)
         if self._ref.training_job:
-            raise ValueError(f"model_package_arn {model_package_arn!r} is not '<group>/<version>' "
-                             "or '<group>@<alias>'")
+            raise SpecError(f"model_package_arn {model_package_arn!r} is not '<group>/<version>' "
+                            "or '<group>@<alias>'", [("model_package_arn", "not a version")])
 
     def deploy(self, initial_instance_count: int = 1, instance_type: str = "local",
                serializer=None, deserializer=None, endpoint_name: str | None = None,
                wait: bool = True, serverless_inference_config=None,
                allow_unapproved: bool = False, **endpoint_fields):
         name = endpoint_name or self._ref.name
-        variant = _deploy.variant_spec(self._ref, instance_type, initial_instance_count,
-                                       serverless_inference_config=serverless_inference_config)
-        return _deploy.deploy_variants(name, [variant], serializer, deserializer, wait,
-                                       allow_unapproved=allow_unapproved, **endpoint_fields)
+        return _endpoints.deploy(self._ref, name, instance_type, initial_instance_count, serializer,
+                                 deserializer, wait, serverless_inference_config,
+                                 allow_unapproved=allow_unapproved, **endpoint_fields)
 
 
 __all__ = ["ModelPackage"]

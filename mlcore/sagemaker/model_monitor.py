@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from mlcore.sagemaker import _args
+
 
 class DataCaptureConfig:
     """Capture ``sampling_percentage`` % of an endpoint's requests and responses as JSON lines
@@ -9,7 +11,8 @@ class DataCaptureConfig:
     ``$MLCORE_HOME/data-capture``), ``<endpoint>/<variant>/<yyyy>/<mm>/<dd>/<hh>/``."""
 
     def __init__(self, enable_capture: bool = True, sampling_percentage: float = 20,
-                 destination_s3_uri: str | None = None, **_ignored):
+                 destination_s3_uri: str | None = None, **kwargs):
+        _args.accept("DataCaptureConfig", kwargs, DataCaptureConfig.__init__)
         self.enable_capture = enable_capture
         self.sampling_percentage = sampling_percentage
         self.destination_s3_uri = destination_s3_uri

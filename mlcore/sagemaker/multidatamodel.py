@@ -6,7 +6,8 @@ import tempfile
 
 from mlcore import _storage
 from mlcore.errors import EndpointError
-from mlcore.sagemaker import _deploy
+from mlcore.sagemaker import _args, _endpoints
+from mlcore.specs import ModelRef
 
 
 class MultiDataModel:
@@ -18,7 +19,8 @@ class MultiDataModel:
     ``model``: an ``Estimator`` whose algorithm loads the models, or pass ``algorithm``."""
 
     def __init__(self, name: str, model_data_prefix: str, model=None, algorithm: str | None = None,
-                 max_models_per_replica: int = 50, **_ignored):
+                 max_models_per_replica: int = 50, **kwargs):
+        _args.accept("MultiDataModel", kwargs, MultiDataModel.__init__)
         self.name, self.model_data_prefix = name, model_data_prefix.rstrip("/")
         self.algorithm = algorithm or getattr(getattr(model, "_spec", None), "algorithm", None)
         if not self.algorithm:
@@ -46,11 +48,11 @@ class MultiDataModel:
     def deploy(self, initial_instance_count: int = 1, instance_type: str = "local",
                serializer=None, deserializer=None, endpoint_name: str | None = None,
                wait: bool = True, **endpoint_fields):
-        ref = _deploy.ModelRef(model_data_prefix=self.model_data_prefix, algorithm=self.algorithm,
+        ref = ModelRef(model_data_prefix=self.model_data_prefix, algorithm=self.algorithm,
                                max_models_per_replica=self.max_models_per_replica)
-        variant = _deploy.variant_spec(ref, instance_type, initial_instance_count)
-        return _deploy.deploy_variants(endpoint_name or self.name, [variant], serializer,
-                                       deserializer, wait, **endpoint_fields)
+        return _endpoints.deploy(ref, endpoint_name or self.name, instance_type,
+                                 initial_instance_count, serializer, deserializer, wait,
+                                 **endpoint_fields)
 
 
 __all__ = ["MultiDataModel"]

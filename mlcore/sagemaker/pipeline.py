@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from mlcore.sagemaker import _deploy
+from mlcore.errors import SpecError
+from mlcore.sagemaker import _args, _endpoints
 
 
 def _ref(model):
     """A stage: ``"<group>/<version>"``, ``"<group>@<alias>"``, a training job name, an
     ``Estimator`` (its latest job) or a ``ModelPackage``."""
     if isinstance(model, str):
-        return _deploy.model_ref(model)
+        return _endpoints.model_ref(model)
     if hasattr(model, "_ref"):  # ModelPackage
         return model._ref
     if hasattr(model, "latest_training_job"):  # Estimator
-        return _deploy.model_ref(model.latest_training_job.name)
-    raise TypeError(f"a PipelineModel stage is a model name, Estimator or ModelPackage; got "
-                    f"{type(model).__name__}")
+        return _endpoints.model_ref(model.latest_training_job.name)
+    raise SpecError(f"a PipelineModel stage is a model name, Estimator or ModelPackage; got "
+                    f"{type(model).__name__}", [("models", "wrong type")])
 
 
 class PipelineModel:
@@ -24,9 +25,11 @@ class PipelineModel:
     is the response. The stages share each instance's resources, as SageMaker's containers do."""
 
     def __init__(self, models: list, role=None, name: str | None = None, sagemaker_session=None,
-                 **_ignored):
+                 **kwargs):
+        _args.accept("PipelineModel", kwargs, PipelineModel.__init__)
         if len(models) < 2:
-            raise ValueError("a PipelineModel needs at least 2 models; deploy a single model directly")
+            raise SpecError("a PipelineModel needs at least 2 models; deploy a single model "
+                            "directly", [("models", "fewer than 2")])
         self.models, self.name = list(models), name
         self._stages = [_ref(m) for m in models]
 
@@ -35,9 +38,10 @@ class PipelineModel:
                wait: bool = True, **endpoint_fields):
         name = endpoint_name or self.name
         if not name:
-            raise ValueError("PipelineModel.deploy needs endpoint_name (or PipelineModel(name=...))")
-        variant = _deploy.variant_spec(self._stages, instance_type, initial_instance_count)
-        return _deploy.deploy_variants(name, [variant], serializer, deserializer, wait, **endpoint_fields)
+            raise SpecError("PipelineModel.deploy needs endpoint_name (or PipelineModel(name=...))",
+                            [("endpoint_name", "missing")])
+        return _endpoints.deploy(self._stages, name, instance_type, initial_instance_count,
+                                 serializer, deserializer, wait, **endpoint_fields)
 
 
 __all__ = ["PipelineModel"]

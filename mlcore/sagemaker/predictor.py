@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import serving
+from mlcore.errors import EndpointError
+from mlcore.services import endpoints
 
 
 class Predictor(serving.Predictor):
@@ -10,24 +12,18 @@ class Predictor(serving.Predictor):
     endpoint and its record, ``describe`` returns DescribeEndpoint's fields."""
 
     def delete_endpoint(self, delete_endpoint_config: bool = True) -> None:
-        from mlcore.sagemaker import _deploy
-
-        _deploy.delete(self.endpoint_name)
+        """Delete the endpoint and its record (``delete_endpoint_config``: there is none)."""
+        endpoints.delete(self.endpoint_name)
 
     def describe(self) -> dict:
-        from mlcore.sagemaker import _deploy
-
-        return _deploy.describe(self.endpoint_name)
+        return endpoints.describe(self.endpoint_name)
 
     def compare_variants(self, ground_truth: dict[str, float], metric: str = "accuracy",
                          threshold: float = 0.5, alpha: float = 0.05) -> dict:
         """Per-variant ``accuracy`` or ``mse`` on ``ground_truth`` (inference id -> label),
         joined with the endpoint's data capture, and a significance test between two
         variants (``PValue``, ``Significant``, ``Better``)."""
-        from mlcore.errors import EndpointError
-        from mlcore.sagemaker import _deploy
-
-        dest = _deploy.capture_uri(self.endpoint_name)
+        dest = endpoints.capture_uri(self.endpoint_name)
         if not dest:
             raise EndpointError(f"endpoint {self.endpoint_name!r} has no data capture; deploy it "
                                 "with data_capture_config=DataCaptureConfig(...)")
@@ -35,9 +31,7 @@ class Predictor(serving.Predictor):
 
     def update_weights(self, weights: dict[str, float]) -> dict:
         """Set production variant weights in place (no restart); returns the description."""
-        from mlcore.sagemaker import _deploy
-
-        return _deploy.update_weights(self.endpoint_name, weights)
+        return endpoints.update_weights(self.endpoint_name, weights)
 
 
 __all__ = ["Predictor"]

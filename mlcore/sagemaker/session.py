@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 from mlcore import _session, constants
+from mlcore.sagemaker import _args, _endpoints
+from mlcore.services import endpoints
 
 log = logging.getLogger("mlcore")
 LOCAL_ROLE = "arn:mlcore:iam::local:role/ray-cluster"
@@ -13,7 +15,8 @@ LOCAL_ROLE = "arn:mlcore:iam::local:role/ray-cluster"
 class Session:
     """Stands in for ``sagemaker.Session``: storage and tracking come from mlcore's defaults."""
 
-    def __init__(self, boto_session=None, default_bucket: str | None = None, **_ignored):
+    def __init__(self, boto_session=None, default_bucket: str | None = None, **kwargs):
+        _args.accept("Session", kwargs, Session.__init__)
         self._bucket = default_bucket
 
     @property
@@ -31,39 +34,30 @@ class Session:
     def endpoint_from_production_variants(self, name: str, production_variants: list, wait: bool = True,
                                           **endpoint_fields):
         """Deploy an endpoint of several variants (see :func:`production_variant`)."""
-        from mlcore.sagemaker import _deploy
-
-        return _deploy.deploy_variants(name, list(production_variants), wait=wait, **endpoint_fields)
+        return _endpoints.deploy_variants(name, list(production_variants), wait=wait, **endpoint_fields)
 
     def update_endpoint_weights_and_capacities(self, endpoint_name: str,
                                                desired_weights_and_capacities: list[dict]) -> str:
         """Set ``DesiredWeight`` per ``VariantName`` in place: no restart, no dropped request."""
-        from mlcore.sagemaker import _deploy
-
         weights = {d["VariantName"]: d["DesiredWeight"] for d in desired_weights_and_capacities
                    if "DesiredWeight" in d}
-        _deploy.update_weights(endpoint_name, weights)
+        endpoints.update_weights(endpoint_name, weights)
         return endpoint_name
 
     def describe_endpoint(self, endpoint_name: str) -> dict:
-        from mlcore.sagemaker import _deploy
-
-        return _deploy.describe(endpoint_name)
+        return endpoints.describe(endpoint_name)
 
     def delete_endpoint(self, endpoint_name: str) -> None:
-        from mlcore.sagemaker import _deploy
-
-        _deploy.delete(endpoint_name)
+        endpoints.delete(endpoint_name)
 
 
 def production_variant(model_name: str, instance_type: str = "local", initial_instance_count: int = 1,
                        variant_name: str = "AllTraffic", initial_weight: float = 1.0,
-                       serverless_inference_config=None, **_ignored):
+                       serverless_inference_config=None, **kwargs):
+    _args.accept("production_variant", kwargs, production_variant)
     """One variant for :meth:`Session.endpoint_from_production_variants`. ``model_name``:
     ``<group>/<version>`` or ``<group>@<alias>`` (registered) or a training job name."""
-    from mlcore.sagemaker import _deploy
-
-    return _deploy.variant_spec(_deploy.model_ref(model_name), instance_type, initial_instance_count,
+    return _endpoints.variant_spec(_endpoints.model_ref(model_name), instance_type, initial_instance_count,
                                 variant_name, initial_weight, serverless_inference_config)
 
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import enum
 import logging
-import threading
-from dataclasses import asdict
 
-from mlcore import _tuning_record
-from mlcore._tuning_spec import CompletionCriteria, TuningJob, WarmStartSpec
 from mlcore.errors import MLCoreError, SpecError
-from mlcore.sagemaker import _tuning
+from mlcore.records import Status, TuningJobRecord
+from mlcore.sagemaker import _args
 from mlcore.sagemaker.estimator import Estimator, _channels
+from mlcore.services import Handle, tuning
+from mlcore.specs import CompletionCriteria, TuningJob, WarmStartSpec, parse_spec
 
 log = logging.getLogger("mlcore")
 
@@ -62,10 +61,6 @@ class WarmStartConfig:
         return WarmStartSpec(type=self.type.value, parents=self.parents)
 
 
-_IGNORED = {"strategy_config", "include_cls_metadata", "estimator_name", "autotune",
-            "hyperparameters_to_keep_static", "sagemaker_session"}
-
-
 class HyperparameterTuner:
     """Tunes ``estimator``'s hyperparameters over ``hyperparameter_ranges``.
 
@@ -81,9 +76,7 @@ class HyperparameterTuner:
                  warm_start_config: WarmStartConfig | None = None, early_stopping_type: str = "Off",
                  random_seed: int | None = None, completion_criteria_config: dict | None = None,
                  **kwargs):
-        unknown = [k for k in kwargs if k not in _IGNORED]
-        if unknown:
-            raise TypeError(f"HyperparameterTuner() got unexpected keyword argument(s) {', '.join(unknown)}")
+        _args.accept("HyperparameterTuner", kwargs, HyperparameterTuner.__init__)
         self.estimator = estimator
         self.base_tuning_job_name = base_tuning_job_name
         est = estimator.spec.model_copy(deep=True)
@@ -99,8 +92,6 @@ class HyperparameterTuner:
         crit = completion_criteria_config
         if isinstance(crit, dict):
             crit = CompletionCriteria(**{_snake(k): v for k, v in crit.items()})
-        from mlcore import parse_spec
-
         self._spec: TuningJob = parse_spec({
             "kind": "TuningJob", "estimator": est.model_dump(by_alias=True),
             "objective_metric_name": objective_metric_name, "objective_type": objective_type,
@@ -111,7 +102,7 @@ class HyperparameterTuner:
             "warm_start_config": warm_start_config._spec().model_dump() if warm_start_config else None,
             "completion_criteria_config": crit.model_dump() if crit else None,
             "tags": tags or {}})
-        self.latest_tuning_job: _TuningJobHandle | None = None
+        self.latest_tuning_job: Handle | None = None
         self._attached = False
 
     @classmethod
@@ -131,42 +122,36 @@ class HyperparameterTuner:
     @classmethod
     def attach(cls, tuning_job_name: str, sagemaker_session=None) -> HyperparameterTuner:
         """The tuner of an existing tuning job: its results, or ``fit()`` to resume it."""
-        rec = _tuning_record.load(tuning_job_name)
+        rec = TuningJobRecord.load(tuning_job_name)
         tuner = cls.from_spec(TuningJob.model_validate(rec.Spec))
-        tuner.latest_tuning_job = _TuningJobHandle(tuning_job_name)
+        tuner.latest_tuning_job = _handle(tuning_job_name)
         tuner._attached = True
         return tuner
 
-    def fit(self, inputs=None, job_name: str | None = None, wait: bool = True, logs: bool = True, **_ignored):
+    def fit(self, inputs=None, job_name: str | None = None, wait: bool = True, logs: bool = True,
+            **kwargs):
         """Run the tuning job. On an attached, unfinished job (its driver died), resume it."""
+        _args.accept("HyperparameterTuner.fit", kwargs, HyperparameterTuner.fit)
         spec = self._spec.model_copy(deep=True)
         if inputs is not None:
             spec.estimator.inputs = _channels(inputs)
         resume = self._attached and job_name is None  # attach(name).fit() resumes name
         name = self.latest_tuning_job.name if resume else job_name
-        name = _tuning.prepare(spec, name, self.base_tuning_job_name, resume=resume)
+        name = tuning.prepare(spec, name, self.base_tuning_job_name, resume=resume)
         self._attached = False
-        handle = _TuningJobHandle(name)
-        self.latest_tuning_job = handle
+        handle = self.latest_tuning_job = _handle(name)
         if not wait:
-            def background():
-                try:
-                    _tuning.run(spec, name, resume=resume, logs=logs)
-                except BaseException as e:  # re-raised by wait()
-                    handle.error = e
-
-            handle._thread = threading.Thread(target=background, name=f"mlcore-tune-{name}", daemon=True)
-            handle._thread.start()
+            handle.start(lambda: tuning.execute(spec, name, resume=resume, logs=logs))
             return None
-        rec = _tuning.run(spec, name, resume=resume, logs=logs)
-        if rec.HyperParameterTuningJobStatus == "Failed":
+        rec = tuning.execute(spec, name, resume=resume, logs=logs)
+        if rec.status == Status.FAILED:
             raise MLCoreError(f"tuning job {name} failed: {rec.FailureReason}", job_name=name)
         return None
 
     def wait(self) -> dict:
         return self._handle().wait()
 
-    def _handle(self) -> _TuningJobHandle:
+    def _handle(self) -> Handle:
         if self.latest_tuning_job is None:
             raise MLCoreError("this tuner has not run a tuning job; call fit() first "
                               "(or HyperparameterTuner.attach(name))")
@@ -176,9 +161,9 @@ class HyperparameterTuner:
         return self._handle().describe()
 
     def best_training_job(self) -> str:
-        rec = _tuning_record.load(self._handle().name)
+        rec = TuningJobRecord.load(self._handle().name)
         if not rec.BestTrainingJob:
-            raise MLCoreError(f"tuning job {rec.name} is {rec.HyperParameterTuningJobStatus} and has no "
+            raise MLCoreError(f"tuning job {rec.name} is {rec.status} and has no "
                               f"best training job yet{': ' + rec.FailureReason if rec.FailureReason else ''}")
         return rec.BestTrainingJob["TrainingJobName"]
 
@@ -194,7 +179,7 @@ class HyperparameterTuner:
 
     def stop(self) -> None:
         """Stop the tuning job: no new trials; running ones are stopped (StopHyperParameterTuningJob)."""
-        _tuning_record.request_stop(self._handle().name)
+        self._handle().stop()
 
     stop_tuning_job = stop
 
@@ -214,23 +199,8 @@ class HyperparameterTuner:
         return HyperparameterTuner.from_spec(TuningJob.model_validate(spec.model_dump(by_alias=True)))
 
 
-class _TuningJobHandle:
-    def __init__(self, name: str):
-        self.name = self.job_name = name
-        self._thread: threading.Thread | None = None
-        self.error: BaseException | None = None
-
-    def describe(self) -> dict:
-        out = asdict(_tuning_record.load(self.name))
-        out.pop("Spec", None)
-        return out
-
-    def wait(self) -> dict:
-        if self._thread is not None:
-            self._thread.join()
-            if self.error is not None:
-                raise self.error
-        return self.describe()
+def _handle(name: str) -> Handle:
+    return Handle(TuningJobRecord, name, stop=tuning.stop, hide=("Spec",))
 
 
 class HyperparameterTuningJobAnalytics:
@@ -240,22 +210,12 @@ class HyperparameterTuningJobAnalytics:
         self.name = hyperparameter_tuning_job_name
 
     def description(self) -> dict:
-        return _TuningJobHandle(self.name).describe()
+        return tuning.describe(self.name)
 
     def dataframe(self, force_refresh: bool = False):
         """One row per training job: name, status, FinalObjectiveValue, times, and the
         tuned hyperparameters (SageMaker's columns)."""
-        import pandas as pd
-
-        from mlcore.sagemaker import _tuning_results
-
-        rec = _tuning_record.load(self.name)
-        spec = TuningJob.model_validate(rec.Spec)
-        rows = _tuning_results.table(rec, spec)
-        df = pd.DataFrame(rows, columns=[*_tuning_results.COLUMNS, *spec.hyperparameter_ranges, "FailureReason"])
-        for col in ("TrainingStartTime", "TrainingEndTime"):
-            df[col] = pd.to_datetime(df[col], unit="s")
-        return df
+        return tuning.results(self.name)
 
 
 def _snake(key: str) -> str:

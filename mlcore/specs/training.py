@@ -1,30 +1,31 @@
-"""Typed job specs shared by the YAML files and the Python API (pydantic v2)."""
+"""The training job spec (SageMaker's CreateTrainingJob), shared by YAML and the Python API."""
 
 from __future__ import annotations
 
 import difflib
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from mlcore import _instances
 from mlcore.errors import SpecError
+from mlcore.specs._base import (
+    NAME_PATTERN,
+    ApprovalStatus,
+    HyperparameterValue,
+    Spec,
+    check_instance_type,
+    format_problems,
+    tag_dict,
+)
 
 # SageMaker's built-in algorithm names; `algorithms` registers the implementations.
 BUILTIN_ALGORITHMS = (
     "xgboost", "linear-learner", "kmeans", "randomcutforest", "factorization-machines",
     "deepar", "blazingtext", "image-classification", "object-detection",
 )
-ApprovalStatus = Literal["PendingManualApproval", "Approved", "Rejected"]
-HyperparameterValue = str | int | float | bool
 
 
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True,
-                              serialize_by_alias=True)
-
-
-class Channel(_Spec):
+class Channel(Spec):
     """One input channel: where its data lives and how it is encoded."""
 
     uri: str = Field(description="Local path, file:// or s3:// URI of a file or a folder/prefix.")
@@ -37,7 +38,7 @@ class Channel(_Spec):
         "channel as this worker's Ray Data shard (context.dataset(name)).")
 
 
-class MetricDefinition(_Spec):
+class MetricDefinition(Spec):
     """A metric parsed from the training script's output (SageMaker's metric_definitions)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -58,7 +59,7 @@ class MetricDefinition(_Spec):
         return v
 
 
-class RegisterSpec(_Spec):
+class RegisterSpec(Spec):
     """Register the trained model in the model registry after training."""
 
     model_package_group_name: str = Field(description="Registered model (package group) name.")
@@ -67,22 +68,7 @@ class RegisterSpec(_Spec):
     description: str | None = Field(None, description="Version description.")
 
 
-def tag_dict(v: Any) -> Any:
-    """Tags as ``{key: value}``; SageMaker's ``[{"Key": k, "Value": v}]`` is accepted."""
-    if isinstance(v, list):
-        return {t["Key"]: t["Value"] for t in v if isinstance(t, dict) and "Key" in t}
-    return v
-
-
-def _check_instance_type(v: str) -> str:
-    try:
-        _instances.lookup(v)
-    except SpecError as e:
-        raise ValueError(e.problems[0][1]) from None
-    return v
-
-
-class DeploySpec(_Spec):
+class DeploySpec(Spec):
     """Deploy the trained model to a realtime endpoint after training."""
 
     endpoint_name: str | None = Field(None, description="Endpoint name; null uses the job name.")
@@ -97,15 +83,16 @@ class DeploySpec(_Spec):
     @field_validator("instance_type")
     @classmethod
     def _known_instance(cls, v: str) -> str:
-        return _check_instance_type(v)
+        return check_instance_type(v)
 
 
-class TrainingJob(_Spec):
+class TrainingJob(Spec):
     """A training job: a built-in algorithm or a user's script on `instance_count` workers."""
 
+    KIND: ClassVar[str] = "TrainingJob"
     kind: Literal["TrainingJob"] = Field("TrainingJob", description="Spec kind.")
     name: str | None = Field(
-        None, pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$",
+        None, pattern=NAME_PATTERN,
         description="Job name (SageMaker rules: alphanumerics and hyphens, <= 63); null "
         "generates <algorithm>-<timestamp>.")
     algorithm: str | None = Field(None, description=f"Built-in algorithm: {', '.join(BUILTIN_ALGORITHMS)}.")
@@ -177,7 +164,7 @@ class TrainingJob(_Spec):
     @field_validator("instance_type")
     @classmethod
     def _known_instance(cls, v: str) -> str:
-        return _check_instance_type(v)
+        return check_instance_type(v)
 
     @field_validator("algorithm")
     @classmethod
@@ -192,14 +179,32 @@ class TrainingJob(_Spec):
     def _cross_field(self, info) -> TrainingJob:
         if (info.context or {}).get("skip_cross"):
             return self
-        problems = cross_field_problems(self.model_dump())
+        problems = self.cross_field_problems(self.model_dump())
         if problems:
-            raise SpecError(_format(problems), problems)
+            raise SpecError(format_problems(problems), problems)
         return self
 
+    @classmethod
+    def cross_field_problems(cls, d: dict) -> list[tuple[str, str]]:
+        return training_problems(d)
 
-def cross_field_problems(d: dict) -> list[tuple[str, str]]:
-    """Rules spanning several fields, checked on raw (possibly invalid) data."""
+    def resolve_paths(self, resolve) -> None:
+        for channel in self.inputs.values():
+            channel.uri = resolve(channel.uri)
+        for field in ("output_path", "checkpoint_s3_uri", "source_dir"):
+            if getattr(self, field):
+                setattr(self, field, resolve(getattr(self, field)))
+        if self.entry_point and not self.source_dir:
+            self.entry_point = resolve(self.entry_point)
+        ds = (self.distribution or {}).get("deepspeed")
+        if isinstance(ds, dict) and isinstance(ds.get("config"), str):
+            ds["config"] = resolve(ds["config"])
+        if self.deploy and self.deploy.sample_input:
+            self.deploy.sample_input = resolve(self.deploy.sample_input)
+
+
+def training_problems(d: dict) -> list[tuple[str, str]]:
+    """Rules spanning several fields of a TrainingJob, checked on raw (possibly invalid) data."""
     out = []
     algo, entry = d.get("algorithm"), d.get("entry_point")
     if not algo and not entry:
@@ -226,107 +231,3 @@ def cross_field_problems(d: dict) -> list[tuple[str, str]]:
     return out
 
 
-def _format(problems: list[tuple[str, str]]) -> str:
-    head = f"{len(problems)} problem{'s' if len(problems) > 1 else ''} in the spec:"
-    return "\n".join([head] + [f"  - {path}: {msg}" for path, msg in problems])
-
-
-_UNION_TAGS = {"str", "int", "float", "bool"}
-_RANGE_TAGS = {"Continuous", "Integer", "Categorical"}  # a tuning range's discriminator
-
-
-def _field_problems(err: ValidationError, model: type[BaseModel]) -> list[tuple[str, str]]:
-    out, union_paths = [], set()
-    for e in err.errors():
-        loc = e["loc"]
-        if loc and loc[-1] in _UNION_TAGS:  # one error per union member: report it once
-            path = ".".join(str(p) for p in loc[:-1])
-            if path not in union_paths:
-                union_paths.add(path)
-                out.append((path, f"must be a string, number or boolean; got {e['input']!r}"))
-            continue
-        path = ".".join(str(p) for p in loc if p not in _RANGE_TAGS)
-        if e["type"] == "extra_forbidden":
-            known = _known_fields(model, e["loc"][:-1])
-            close = difflib.get_close_matches(str(e["loc"][-1]), known, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"known fields: {', '.join(known)}"
-            msg = f"unknown field; remove it ({hint})"
-        else:
-            msg = e["msg"].removeprefix("Value error, ")
-            if e["type"] not in ("value_error", "missing"):
-                msg += f"; got {e['input']!r}"
-        out.append((path or "(spec)", msg))
-    return out
-
-
-def _known_fields(model: type[BaseModel], loc: tuple) -> list[str]:
-    for part in loc:
-        field = model.model_fields.get(str(part)) or next(
-            (f for f in model.model_fields.values() if f.alias == str(part)), None)
-        if field is None:
-            continue
-        ann = field.annotation
-        for cand in getattr(ann, "__args__", ()) + (ann,):
-            if isinstance(cand, type) and issubclass(cand, BaseModel):
-                model = cand
-    return [f.alias or name for name, f in model.model_fields.items()]
-
-
-class Benchmark(_Spec):
-    """A side-by-side benchmark script run with its parameters (see benchmarks/)."""
-
-    kind: Literal["Benchmark"] = Field("Benchmark", description="Spec kind.")
-    script: str = Field(description="Benchmark script, relative to this file.")
-    params: dict[str, Any] = Field(default_factory=dict, description="Passed to the script as JSON.")
-
-
-SPEC_KINDS: dict[str, type[BaseModel]] = {"TrainingJob": TrainingJob, "Benchmark": Benchmark}
-PLANNED_KINDS = ("TransformJob", "Pipeline")
-
-
-def parse_spec(data: Any, kind: str | None = None) -> BaseModel:
-    """Validate a spec dict completely; raise one :class:`SpecError` listing every problem."""
-    if not isinstance(data, dict):
-        raise SpecError(f"a spec must be a mapping of fields; got {type(data).__name__}",
-                        [("(spec)", "not a mapping")])
-    kind = kind or data.get("kind")
-    if not isinstance(kind, str | None):
-        raise SpecError(_format([("kind", f"must be a string such as 'TrainingJob'; got {kind!r}")]),
-                        [("kind", "not a string")])
-    if kind not in SPEC_KINDS:
-        if kind in PLANNED_KINDS:
-            msg = f"kind {kind!r} is not available in this version; available: {', '.join(SPEC_KINDS)}"
-        else:
-            msg = (f"unknown kind {kind!r}; set kind to one of {', '.join(SPEC_KINDS)}" if kind
-                   else f"missing; set kind to one of {', '.join(SPEC_KINDS)}")
-        raise SpecError(_format([("kind", msg)]), [("kind", msg)])
-    model = SPEC_KINDS[kind]
-    cross = _CROSS_FIELD.get(kind, lambda d: [])
-    try:
-        spec = model.model_validate(data, context={"skip_cross": True})
-        problems = cross(spec.model_dump(by_alias=False))  # on converted values ("true" -> True)
-    except ValidationError as err:
-        problems = _field_problems(err, model) + cross(data)  # best effort on the raw data
-        spec = None
-    if problems:
-        raise SpecError(_format(problems), problems)
-    return spec
-
-
-def _register_tuning() -> None:
-    # The tuning spec nests a TrainingJob, so it lives in its own module and joins here.
-    from mlcore import _tuning_spec
-
-    SPEC_KINDS["TuningJob"] = _tuning_spec.TuningJob
-    _CROSS_FIELD["TuningJob"] = _tuning_spec.cross_field_problems
-
-
-def _register_endpoint() -> None:
-    from mlcore import _endpoint_spec
-
-    SPEC_KINDS["Endpoint"] = _endpoint_spec.Endpoint
-
-
-_CROSS_FIELD = {"TrainingJob": cross_field_problems}
-_register_tuning()
-_register_endpoint()

@@ -12,7 +12,7 @@ import itertools
 import math
 from dataclasses import dataclass
 
-from mlcore._tuning_spec import CategoricalRange, CompletionCriteria, ContinuousRange, IntegerRange
+from mlcore.specs import CategoricalRange, CompletionCriteria, ContinuousRange, IntegerRange
 
 # Round-budget hyperparameters, in the order they are looked for (SageMaker's names first).
 ROUND_HYPERPARAMETERS = ("num_round", "epochs", "num_epochs", "max_steps", "steps", "iterations")

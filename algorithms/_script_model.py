@@ -1,5 +1,8 @@
-"""A script-mode model as an MLflow pyfunc model: SageMaker's inference-handler contract
-(``model_fn``, ``input_fn``, ``predict_fn``, ``output_fn``) taken from the entry point."""
+"""A script-mode model: SageMaker's inference-handler contract (``model_fn``, ``input_fn``,
+``predict_fn``, ``output_fn``) taken from the training script, and its MLflow pyfunc wrapper.
+
+Imported on use only: it imports MLflow, which takes seconds.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import sys
 
 import mlflow.pyfunc
 
-from mlcore.errors import MLCoreError
+from mlcore.errors import AlgorithmError
 
 
 def load_handlers(code_dir: str, entry_point: str):
@@ -31,12 +34,16 @@ class ScriptModel(mlflow.pyfunc.PythonModel):
         self.entry_point = entry_point
 
     def load_context(self, context):
-        self._handlers = load_handlers(context.artifacts["code"], self.entry_point)
+        self.load(context.artifacts["code"], context.artifacts["model"])
+
+    def load(self, code_dir: str, model_dir: str) -> ScriptModel:
+        self._handlers = load_handlers(code_dir, self.entry_point)
         model_fn = getattr(self._handlers, "model_fn", None)
         if model_fn is None:
-            raise MLCoreError(f"{self.entry_point} defines no model_fn(model_dir); add it to load "
-                              "the model it saved (SageMaker's inference handler contract)")
-        self._model = model_fn(context.artifacts["model"])
+            raise AlgorithmError(f"{self.entry_point} defines no model_fn(model_dir); add it to "
+                                 "load the model it saved (SageMaker's inference handler contract)")
+        self._model = model_fn(model_dir)
+        return self
 
     def predict(self, context, model_input, params=None):
         import numpy as np

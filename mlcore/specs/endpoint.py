@@ -4,16 +4,15 @@ configuration; request batching, auth and limits for the whole endpoint."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from mlcore._specs import _check_instance_type, _Spec
+from mlcore.specs._base import NAME_PATTERN as NAME
+from mlcore.specs._base import Spec, check_instance_type
 
-NAME = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
 
-
-class ModelRef(_Spec):
+class ModelRef(Spec):
     """Which model a variant serves: a registered model version (by version or alias), the
     model of a completed training job, or (multi-model) every model under a prefix."""
 
@@ -54,7 +53,7 @@ class ModelRef(_Spec):
         return f"{self.name}/{self.version}" if self.version else f"{self.name}@{self.alias or 'approved'}"
 
 
-class ServerlessSpec(_Spec):
+class ServerlessSpec(Spec):
     """SageMaker's ServerlessInferenceConfig: scale to zero when idle; the first request after
     waits for a replica (it never fails because the endpoint is cold)."""
 
@@ -65,7 +64,7 @@ class ServerlessSpec(_Spec):
     max_concurrency: int = Field(20, ge=1, le=200, description="Most replicas at once.")
 
 
-class AutoscalingSpec(_Spec):
+class AutoscalingSpec(Spec):
     """Replica autoscaling on in-flight requests (Ray Serve's autoscaling_config)."""
 
     min_capacity: int = Field(1, ge=0, description="Fewest replicas; 0 scales to zero when idle.")
@@ -83,7 +82,7 @@ class AutoscalingSpec(_Spec):
         return self
 
 
-class VariantSpec(_Spec):
+class VariantSpec(Spec):
     """One production variant: a model, its replicas, its share of the traffic."""
 
     variant_name: str = Field("AllTraffic", pattern=NAME, description="Variant name.")
@@ -102,7 +101,7 @@ class VariantSpec(_Spec):
     @field_validator("instance_type")
     @classmethod
     def _known_instance(cls, v: str) -> str:
-        return _check_instance_type(v)
+        return check_instance_type(v)
 
     @model_validator(mode="after")
     def _one_model(self):
@@ -120,14 +119,14 @@ class VariantSpec(_Spec):
         return self
 
 
-class BatchingSpec(_Spec):
+class BatchingSpec(Spec):
     """Requests arriving together are predicted in one model call."""
 
     max_batch_size: int = Field(32, ge=1, le=4096, description="Most requests per model call; 1 turns batching off.")
     max_wait_ms: float = Field(2.0, ge=0, le=1000, description="Longest a request waits for others to join.")
 
 
-class AuthSpec(_Spec):
+class AuthSpec(Spec):
     """Per-endpoint authentication; the secret is read from an environment variable on the
     deploying machine and only its SHA-256 reaches the replicas."""
 
@@ -136,7 +135,7 @@ class AuthSpec(_Spec):
     secret_env: str = Field(description="Environment variable holding the token or key.")
 
 
-class DataCaptureSpec(_Spec):
+class DataCaptureSpec(Spec):
     """SageMaker's DataCaptureConfig: a sampled share of requests and responses written as
     JSON lines (SageMaker's capture format) under destination_s3_uri."""
 
@@ -146,9 +145,10 @@ class DataCaptureSpec(_Spec):
         None, description="Any fsspec URI; null: $MLCORE_HOME/data-capture.")
 
 
-class Endpoint(_Spec):
+class Endpoint(Spec):
     """A realtime endpoint."""
 
+    KIND: ClassVar[str] = "Endpoint"
     kind: Literal["Endpoint"] = Field("Endpoint", description="Spec kind.")
     endpoint_name: str = Field(pattern=NAME, description="Endpoint name (alphanumerics and hyphens, <= 63).")
     variants: list[VariantSpec] = Field(min_length=1, description="Production variants.")

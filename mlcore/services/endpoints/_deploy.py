@@ -1,18 +1,20 @@
 """Endpoints from specs: resolve each variant's model (registry version, alias or training
 job; approval respected), map instance types, autoscaling and serverless onto Ray Serve, keep
-an endpoint record under ``$MLCORE_HOME/endpoints``, and describe endpoints as SageMaker does."""
+the endpoint's record, and describe endpoints as SageMaker does."""
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import time
 from functools import partial
 
-from mlcore import _instances, _jobs, _registry, _session, _storage, constants
-from mlcore._endpoint_spec import Endpoint, ModelRef, VariantSpec
+import algorithms
+import serving
+from mlcore import _instances, _registry, _session, constants
 from mlcore.errors import EndpointError, MLCoreError, RegistryError
+from mlcore.records import EndpointRecord, Status, TrainingJobRecord
+from mlcore.services._lifecycle import driver
+from mlcore.specs import Endpoint, ModelRef, VariantSpec
 
 
 def _pyfunc_load(tracking_uri: str, uri: str):
@@ -35,7 +37,8 @@ def _script_handle(model, body: bytes, content_type: str, accept: str):
     None when the script defines neither (the endpoint's numeric path serves it)."""
     import numpy as np
 
-    from serving._payload import BadRequest, parse, render
+    from serving import BadRequest
+    from serving._payload import parse, render
 
     try:
         script = model.unwrap_python_model()
@@ -66,15 +69,12 @@ def _script_handle(model, body: bytes, content_type: str, accept: str):
 def _job_model(job_name: str):
     """A serving.ModelSpec for a completed training job's model: the algorithm's own loader
     for built-ins, the MLflow pyfunc model (the script's model_fn/predict_fn) for scripts."""
-    import algorithms
-    import serving
-
-    rec = _jobs.load(job_name, liveness=False)
-    if rec.TrainingJobStatus != "Completed" or not rec.ModelArtifacts:
-        raise EndpointError(f"training job {job_name} is {rec.TrainingJobStatus}: only a "
+    rec = TrainingJobRecord.load(job_name, liveness=False)
+    if rec.status != Status.COMPLETED or not rec.ModelArtifacts:
+        raise EndpointError(f"training job {job_name} is {rec.status}: only a "
                             "Completed job's model can be served")
     if rec.AlgorithmName and not rec.AlgorithmName.startswith("script:"):
-        m = algorithms.get(rec.AlgorithmName).module
+        m = algorithms.get(rec.AlgorithmName)
         return serving.ModelSpec(rec.ModelArtifacts, m.load_model, m.predict, m.feature_count)
     if not rec.MlflowModelUri:
         raise EndpointError(f"training job {job_name} logged no MLflow model to serve")
@@ -85,14 +85,10 @@ def _job_model(job_name: str):
 def resolve(ref: ModelRef, allow_unapproved: bool = False) -> tuple[object, dict]:
     """``(serving.ModelSpec, what was resolved)``; refuses unapproved versions unless
     ``allow_unapproved``."""
-    import serving
-
     if ref.training_job:
         return _job_model(ref.training_job), {"TrainingJobName": ref.training_job}
     if ref.model_data_prefix:
-        import algorithms
-
-        m = algorithms.get(ref.algorithm).module
+        m = algorithms.get(ref.algorithm)
         return (serving.ModelSpec(ref.model_data_prefix, m.load_model, m.predict, m.feature_count,
                                   multi_model=ref.max_models_per_replica),
                 {"ModelDataPrefix": ref.model_data_prefix, "Algorithm": ref.algorithm})
@@ -134,8 +130,6 @@ def serverless_autoscaling(max_concurrency: int) -> dict:
 
 
 def _variant(v: VariantSpec, model) -> object:
-    import serving
-
     if v.serverless_config:
         s = v.serverless_config
         resources = {"CPU": max(0.25, s.memory_size_in_mb / 4096),
@@ -158,11 +152,9 @@ def _variant(v: VariantSpec, model) -> object:
 
 
 def _settings(spec: Endpoint):
-    import serving
-
     auth = None
     if spec.auth:
-        secret = os.environ.get(spec.auth.secret_env)
+        secret = constants.secret(spec.auth.secret_env)
         if not secret:
             raise EndpointError(f"auth.secret_env names {spec.auth.secret_env}, which is not set "
                                 "(or empty) here; export it before deploying")
@@ -182,44 +174,46 @@ def capture_destination(spec: Endpoint) -> str:
             spec.data_capture.destination_s3_uri else str(constants.home() / "data-capture"))
 
 
-def _record_path(name: str):
-    return constants.home() / "endpoints" / f"{name}.json"
-
-
-def _existing(name: str):
-    """The record path of endpoint ``name``; an EndpointError if there is none."""
-    path = _record_path(name)
-    if not path.exists():
+def _existing(name: str) -> EndpointRecord:
+    """The record of endpoint ``name``; an EndpointError if there is none."""
+    if not EndpointRecord.exists(name):
         raise EndpointError(f"no endpoint {name!r}; `mlcore endpoints list` shows them")
-    return path
+    return EndpointRecord.load(name, liveness=False)
+
+
+def check(spec: Endpoint) -> None:
+    """Every variant's model resolves (and is approved), every setting can be applied."""
+    for v in spec.variants:
+        _resolve_variant(v, spec.allow_unapproved)
+    _settings(spec)
 
 
 def deploy(spec: Endpoint, wait: bool = True) -> dict:
     """Create or update the endpoint; return its description. Every model is resolved (and
     every refusal raised) before anything starts."""
-    import serving
-
     resolved = [_resolve_variant(v, spec.allow_unapproved) for v in spec.variants]
     variants = [_variant(v, m) for v, (m, _) in zip(spec.variants, resolved, strict=True)]
     settings = _settings(spec)
     _session.ensure_ray()
-    path = _record_path(spec.endpoint_name)
-    old = json.loads(path.read_text()) if path.exists() else {}
-    now = time.time()
-    record = {"EndpointName": spec.endpoint_name, "CreationTime": old.get("CreationTime", now),
-              "LastModifiedTime": now, "Spec": spec.model_dump(mode="json"),
+    name = spec.endpoint_name
+    new = EndpointRecord.claim(name)  # False: an update of an existing endpoint
+    record = EndpointRecord.load(name, liveness=False)
+    fields = {"LastModifiedTime": time.time(), "Spec": spec.model_dump(mode="json"),
               "CaptureDestination": capture_destination(spec) if spec.data_capture else None,
               "Models": {v.variant_name: info for v, (_, info) in
-                         zip(spec.variants, resolved, strict=True)}}
-    path.parent.mkdir(parents=True, exist_ok=True)
+                         zip(spec.variants, resolved, strict=True)}, **driver()}
+    record.update(EndpointStatus=Status.CREATING if new else Status.UPDATING)
     try:
-        serving.deploy(spec.endpoint_name, variants, settings, wait=wait)
-    except Exception:
-        if not old:  # a new endpoint that did not start leaves nothing behind
-            serving.delete(spec.endpoint_name)
+        serving.deploy(name, variants, settings, wait=wait)
+    except BaseException as e:
+        if new:  # a new endpoint that did not start leaves nothing behind
+            serving.delete(name)
+            EndpointRecord.delete(name)
+        else:
+            record.update(EndpointStatus=Status.FAILED, FailureReason=f"update failed: {e}")
         raise
-    _storage.write_json_atomic(str(path), record)
-    return describe(spec.endpoint_name)
+    record.update(EndpointStatus=Status.IN_SERVICE, FailureReason=None, **fields)
+    return describe(name)
 
 
 def _connected() -> bool:
@@ -232,16 +226,15 @@ def _connected() -> bool:
     return ray.is_initialized()
 
 
-_STATUS = {"RUNNING": "InService", "DEPLOYING": "Creating", "DEPLOY_FAILED": "Failed",
-           "UNHEALTHY": "Failed", "DELETING": "Deleting", "NOT_STARTED": "Creating"}
+_STATUS = {"RUNNING": Status.IN_SERVICE, "DEPLOYING": Status.CREATING,
+           "DEPLOY_FAILED": Status.FAILED, "UNHEALTHY": Status.FAILED, "DELETING": Status.DELETING,
+           "NOT_STARTED": Status.CREATING}
 
 
 def describe(name: str, apps: dict | None = None) -> dict:
     """SageMaker's DescribeEndpoint fields, from the record and Serve's live state (``apps``:
     :func:`serving.statuses`, when the caller already has it)."""
-    import serving
-
-    record = json.loads(_existing(name).read_text())
+    record = _existing(name).to_dict()
     if apps is None:
         apps = serving.statuses() if _connected() else {}
     live = apps.get(name)
@@ -264,7 +257,7 @@ def describe(name: str, apps: dict | None = None) -> dict:
             "Autoscaling": v.get("autoscaling"),
             **stats.get("variants", {}).get(vn, {})})
     if live is None:
-        status, reason = "OutOfService", "not running on this Ray cluster (it stopped with it)"
+        status, reason = Status.OUT_OF_SERVICE, "not running on this Ray cluster (it stopped with it)"
     else:
         status = _STATUS.get(live["status"].rsplit(".", 1)[-1], live["status"])
         reason = live["message"] or None
@@ -278,7 +271,7 @@ def describe(name: str, apps: dict | None = None) -> dict:
 def capture_uri(name: str) -> str | None:
     """Where endpoint ``name`` writes its data capture (from its record; the endpoint need
     not be running), or None without capture."""
-    info = _capture_info(json.loads(_existing(name).read_text()))
+    info = _capture_info(_existing(name).to_dict())
     return info["DestinationS3Uri"] if info else None
 
 
@@ -291,26 +284,19 @@ def _capture_info(record: dict) -> dict | None:
 
 
 def list_endpoints() -> list[dict]:
-    folder = constants.home() / "endpoints"
-    names = sorted(p.stem for p in folder.glob("*.json")) if folder.exists() else []
-    import serving
-
+    names = sorted(r.name for r in EndpointRecord.list())
     apps = serving.statuses() if names and _connected() else {}
     return [describe(n, apps) for n in names]
 
 
 def delete(name: str) -> None:
-    import serving
-
-    path = _existing(name)
+    _existing(name).update(EndpointStatus=Status.DELETING)
     if _connected():
         serving.delete(name)
-    path.unlink()
+    EndpointRecord.delete(name)
 
 
 def update_weights(name: str, weights: dict[str, float]) -> dict:
-    import serving
-
     _existing(name)
     if not _connected():
         raise EndpointError(f"endpoint {name!r} is not running here; set RAY_ADDRESS to the "
@@ -332,29 +318,12 @@ def model_ref(model: str) -> ModelRef:
     return ModelRef(training_job=model)
 
 
-def endpoint_fields(data_capture_config=None, **fields) -> dict:
-    """SageMaker deploy() keywords as Endpoint spec fields."""
-    if data_capture_config is not None:
-        fields["data_capture"] = data_capture_config._spec()
-    return fields
-
-
-def variant_spec(model: ModelRef | list[ModelRef], instance_type: str = "local",
-                 initial_instance_count: int = 1, variant_name: str = "AllTraffic",
-                 initial_weight: float = 1.0, serverless_inference_config=None,
-                 autoscaling: dict | None = None) -> VariantSpec:
-    serverless = serverless_inference_config._spec() if serverless_inference_config else None
-    one, stages = (None, model) if isinstance(model, list) else (model, None)
-    return VariantSpec(variant_name=variant_name, model=one, pipeline=stages,
-                       initial_weight=initial_weight,
-                       instance_type=instance_type, initial_instance_count=initial_instance_count,
-                       serverless_config=serverless, autoscaling=autoscaling)
-
-
-def deploy_variants(name: str, variants: list[VariantSpec], serializer=None, deserializer=None,
-                    wait: bool = True, **fields):
-    """Deploy ``variants`` as endpoint ``name``; return its ``Predictor``."""
-    from mlcore.sagemaker.predictor import Predictor
-
-    deploy(Endpoint(endpoint_name=name, variants=variants, **endpoint_fields(**fields)), wait=wait)
-    return Predictor(name, serializer=serializer, deserializer=deserializer)
+def deploy_model(ref: ModelRef | list[ModelRef], name: str, instance_type: str = "local",
+                 initial_instance_count: int = 1, wait: bool = True, **fields) -> dict:
+    """Deploy one model (or a pipeline of models) as endpoint ``name``; ``fields``: the
+    Endpoint spec's own fields. Returns the description."""
+    one, stages = (None, ref) if isinstance(ref, list) else (ref, None)
+    variant = VariantSpec(model=one, pipeline=stages, instance_type=instance_type,
+                          initial_instance_count=initial_instance_count,
+                          serverless_config=fields.pop("serverless_config", None))
+    return deploy(Endpoint(endpoint_name=name, variants=[variant], **fields), wait=wait)

@@ -1,6 +1,6 @@
 """The trial side of a tuning job: what runs in each Ray Tune trial actor.
 
-A trial runs one training job of the estimator (:func:`_runner.run`) and passes the job's
+A trial runs one training job of the estimator (:func:`mlcore.services.training.execute`) and passes the job's
 objective to Tune with its round as the job reports it. Its stop is graceful: the training
 job is aborted through Ray Train's controller before the actor goes (see :func:`trainable`).
 """
@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 
-from mlcore import _jobs, _session, _tuning_record, constants
-from mlcore._specs import TrainingJob
+from mlcore import _session, constants
 from mlcore.errors import MLCoreError
-from mlcore.sagemaker import _runner
+from mlcore.records import Status, TrainingJobRecord, TuningJobRecord
+from mlcore.services import training
+from mlcore.specs import TrainingJob
 
 OBJECTIVE, ROUND = "objective", "round"  # the keys trials report to Tune
 
@@ -60,11 +61,11 @@ class _Reporter:
                 return
             self.last_round = step
 
-    def final(self, record: _jobs.JobRecord) -> None:
+    def final(self, record: TrainingJobRecord) -> None:
         from ray import tune
 
         status = record.TrainingJobStatus
-        if status == "Failed":
+        if status == Status.FAILED:
             raise MLCoreError(f"training job {record.TrainingJobName} failed: {record.FailureReason}")
         value = record.FinalMetrics.get(self.objective)
         if value is None:
@@ -75,7 +76,7 @@ class _Reporter:
         if not self.stopped:
             try:
                 tune.report({OBJECTIVE: value, ROUND: max(self.last_round, 1),
-                             "job_name": self.job_name, "job_status": status})
+                             "job_name": self.job_name, "job_status": str(status)})
             except SystemExit:
                 pass
 
@@ -93,23 +94,23 @@ def trial(config: dict, context: dict, should_stop=None) -> None:
     spec.tags = {**spec.tags, "mlflow.parentRunId": context["parent_run_id"],
                  "mlcore.tuning_job": context["tuning"]}
     reporter = _Reporter(context["objective"], name)
-    previous = _jobs.load(name, liveness=False) if _jobs.exists(name) else None
-    if previous is not None and previous.TrainingJobStatus == "Completed":
+    previous = TrainingJobRecord.load(name, liveness=False) if TrainingJobRecord.exists(name) else None
+    if previous is not None and previous.TrainingJobStatus == Status.COMPLETED:
         reporter.final(previous)
         return
-    algo, _ = _runner.prepare(spec, name, "trial", resume=previous is not None)
+    plan = training.prepare(spec, name, "trial", resume=previous is not None)
     tuning = context["tuning"]
 
     def stop_reason() -> str | None:  # asked about once a second by the job's watcher
         if should_stop and should_stop():
             return should_stop()
-        if _tuning_record.load(tuning).StopRequested:  # seen before Tune's own stop arrives
+        if TuningJobRecord.load(tuning).StopRequested:  # seen before Tune's own stop arrives
             return f"stopped by the tuner: tuning job {tuning} was asked to stop"
         return None
 
-    record = _runner.run(spec, algo, name, logs=False, on_metrics=reporter, previous=previous,
-                         should_stop=stop_reason)
-    if record.TrainingJobStatus == "Stopped" and stop_reason():
+    record = training.execute(plan, logs=False, on_metrics=reporter, previous=previous,
+                              should_stop=stop_reason)
+    if record.TrainingJobStatus == Status.STOPPED and stop_reason():
         return  # stopped on purpose: no final objective to report
     reporter.final(record)
 

@@ -2,7 +2,7 @@
 
 spec -> checks (ranges against the algorithm, the objective it reports) -> tuning record and
 MLflow parent run -> Ray Tune ``Tuner`` (OptunaSearch / random / grid; ASHA when early
-stopping) whose trials run :func:`_runner.run` -> best job, results table, plots, registered
+stopping) whose trials run training jobs -> best job, results table, plots, registered
 model -> record (Completed | Failed | Stopped).
 
 A trial runs its training job from a Tune trial actor that holds no CPU (the job's Ray Train
@@ -21,14 +21,19 @@ import os
 import sys
 import time
 
-from mlcore import _search_space, _session, _storage, _tracking, _tuning_record, constants
-from mlcore._tuning_spec import CategoricalRange, TuningJob
+from mlcore import _session, _storage, _tracking, constants
 from mlcore.errors import AlgorithmError, MLCoreError, SpecError
-from mlcore.sagemaker._tuning_trial import OBJECTIVE, ROUND, TrialNamer, job_of, trainable
+from mlcore.records import Status, TrainingJobRecord, TuningJobRecord
+from mlcore.services._lifecycle import claim_name, driver, finish
+from mlcore.services.tuning import _search_space
+from mlcore.services.tuning._trial import OBJECTIVE, ROUND, TrialNamer, job_of, trainable
+from mlcore.specs import CategoricalRange, TuningJob, check_name
 
 log = logging.getLogger("mlcore")
 
 EXPERIMENT = "tune"  # Ray Tune's experiment folder under <output>/<tuning job>
+STUDIES = "tuning-jobs"  # $MLCORE_HOME/<this>/<tuning job>/study.db: the Optuna studies
+MAX_NAME = 32  # SageMaker's limit for tuning job names
 
 
 # --- checks before any trial ------------------------------------------------------------
@@ -40,21 +45,10 @@ def check(spec: TuningJob) -> None:
         raise SpecError(f"max_jobs: the grid has {size} combinations but max_jobs is "
                         f"{spec.max_jobs}; raise max_jobs or shrink the ranges",
                         [("max_jobs", "smaller than the grid")])
+    from mlcore.services import training
+
     est = spec.estimator
-    if est.entry_point:
-        from mlcore.sagemaker import _script_mode
-
-        _script_mode.prepare(est)
-        names = [m.Name for m in est.metric_definitions]
-        if names and spec.objective_metric_name not in names:
-            raise SpecError(f"objective_metric_name: {spec.objective_metric_name!r} is not among "
-                            f"the estimator's metric_definitions ({', '.join(names)}); add a "
-                            "definition for it or pick one of those",
-                            [("objective_metric_name", "never reported")])
-        return
-    import algorithms
-
-    algo = algorithms.get(est.algorithm)
+    algo = training.check_job(est).algorithm
     problems = _range_problems(algo, est.hyperparameters, spec.hyperparameter_ranges)
     if problems:
         raise SpecError("\n".join([f"{len(problems)} problem(s) with the hyperparameter ranges:"]
@@ -62,12 +56,18 @@ def check(spec: TuningJob) -> None:
     channels = list(est.inputs) or list(algo.required_channels)
     reported = set()
     for point in _corners(spec.hyperparameter_ranges):
-        reported |= set(algo.module.metric_names({**est.hyperparameters, **point}, channels))
-    if spec.objective_metric_name not in reported:
-        raise SpecError(f"objective_metric_name: {algo.name} never reports "
-                        f"{spec.objective_metric_name!r} with these inputs and hyperparameters; "
-                        f"it reports {', '.join(sorted(reported))}",
-                        [("objective_metric_name", "never reported")])
+        reported |= set(algo.metric_names({**est.hyperparameters, **point}, channels))
+    if est.entry_point and not reported:
+        return  # the script logs its own metrics (context.log_metrics): nothing to check against
+    if spec.objective_metric_name in reported:
+        return
+    if est.entry_point:
+        msg = (f"{spec.objective_metric_name!r} is not among the estimator's metric_definitions "
+               f"({', '.join(sorted(reported))}); add a definition for it or pick one of those")
+    else:
+        msg = (f"{algo.name} never reports {spec.objective_metric_name!r} with these inputs and "
+               f"hyperparameters; it reports {', '.join(sorted(reported))}")
+    raise SpecError(f"objective_metric_name: {msg}", [("objective_metric_name", "never reported")])
 
 
 def _corners(ranges: dict) -> list[dict]:
@@ -84,11 +84,10 @@ def _range_problems(algo, fixed: dict, ranges: dict) -> list[tuple[str, str]]:
     problems = []
     for point in _corners(ranges):
         try:
-            algo.module.validate_hyperparameters({**fixed, **point})
+            algo.validate({**fixed, **point})
         except AlgorithmError as e:
-            for msg in e.fields.get("problems") or [str(e)]:
-                name = next((n for n in ranges if n in msg.split()[0:4] or f"{n!r}" in msg), None)
-                path = f"hyperparameter_ranges.{name}" if name else "estimator.hyperparameters"
+            for name, msg in e.fields.get("problems") or [(None, str(e))]:
+                path = f"hyperparameter_ranges.{name}" if name in ranges else "estimator.hyperparameters"
                 if (path, msg) not in problems:
                     problems.append((path, msg))
     return problems
@@ -107,35 +106,30 @@ def prepare(spec: TuningJob, name: str | None, base: str | None, resume: bool = 
                         [("estimator.inputs", "missing train")])
     check(spec)
     if name:
-        if not _tuning_record.claim(name):
-            status = _tuning_record.load(name).HyperParameterTuningJobStatus
+        check_name(name, "name", MAX_NAME)
+        if not TuningJobRecord.claim(name):
+            status = TuningJobRecord.load(name).HyperParameterTuningJobStatus
             hint = (f"resume it with `mlcore tune --resume {name}` / HyperparameterTuner.attach("
-                    f"{name!r}).fit(), or choose another name" if status == "InProgress" else
+                    f"{name!r}).fit(), or choose another name" if status == Status.IN_PROGRESS else
                     f"choose another name (or warm-start from it: warm_start_config parents: [{name}])")
             raise SpecError(f"name: a tuning job named {name!r} exists ({status}); {hint}",
                             [("name", "duplicate")])
         return name
-    while True:
-        name = default_name(base or spec.estimator.algorithm or "tuning")
-        if _tuning_record.claim(name):
-            return name
-        time.sleep(1)  # names are unique to the second
+    return claim_name(TuningJobRecord, None, base or spec.estimator.algorithm or "tuning", MAX_NAME)
 
 
 def check_resumable(name: str) -> None:
-    rec = _tuning_record.load(name)
+    rec = TuningJobRecord.load(name)
     status = rec.HyperParameterTuningJobStatus
-    if status == "InProgress" and rec.driver_alive() and rec.DriverPid != os.getpid():
+    if status == Status.IN_PROGRESS and rec.driver_alive() and rec.DriverPid != os.getpid():
         raise MLCoreError(f"tuning job {name} is running (driver pid {rec.DriverPid}); wait for "
                           "it, or stop it with HyperparameterTuner.attach(name).stop()")
-    if status == "Completed":
+    if status == Status.COMPLETED:
         raise MLCoreError(f"tuning job {name} already completed (best: "
                           f"{(rec.BestTrainingJob or {}).get('TrainingJobName')}); to search on from "
                           f"its trials, start a new one with warm_start_config parents: [{name}]")
 
 
-def default_name(base: str) -> str:
-    return f"{base[:14].rstrip('-')}-{time.strftime('%y%m%d-%H%M%S')}"
 
 
 # --- the driver ---------------------------------------------------------------------------
@@ -147,7 +141,7 @@ def _searcher(spec: TuningJob, study_uri: str | None, parallel: int):
         return BasicVariantGenerator(random_state=spec.random_seed, max_concurrent=parallel)
     import optuna
 
-    from mlcore.sagemaker._tuning_callbacks import OptunaSearch
+    from mlcore.services.tuning._callbacks import OptunaSearch
 
     # n_startup_trials: random trials before TPE models the space (Optuna's default is 10,
     # half of a 20-job budget); warm-start trials count towards it.
@@ -199,22 +193,21 @@ def concurrency(spec: TuningJob) -> int:
     return n
 
 
-def run(spec: TuningJob, name: str, resume: bool = False, logs: bool = True) -> _tuning_record.TuningRecord:
+def run(spec: TuningJob, name: str, resume: bool = False, logs: bool = True) -> TuningJobRecord:
     """Run (or resume) the tuning job ``name``; return its final record."""
-    from mlcore.sagemaker import _tuning_results
+    from mlcore.services.tuning import _results as _tuning_results
 
     spec = spec.model_copy(update={"name": name})
     output = spec.estimator.output_path or _session.default_output_path()
     folder = _storage.join(output, name)
     if resume:
-        record = _tuning_record.load(name)
-        record.update(DriverPid=os.getpid(), Resumes=record.Resumes + 1, StopRequested=False,
-                      HyperParameterTuningJobStatus="InProgress")
+        record = TuningJobRecord.load(name)
+        record.update(**driver(), Resumes=record.Resumes + 1, StopRequested=False,
+                      HyperParameterTuningJobStatus=Status.IN_PROGRESS)
     else:
-        record = _tuning_record.TuningRecord(
-            HyperParameterTuningJobName=name, Strategy=spec.strategy, OutputPath=folder,
-            ExperimentPath=_storage.join(folder, EXPERIMENT), Spec=spec.model_dump(mode="json"))
-        record.save()
+        record = TuningJobRecord.load(name, liveness=False).update(
+            Strategy=spec.strategy, OutputPath=folder, ExperimentPath=_storage.join(folder, EXPERIMENT),
+            Spec=spec.model_dump(mode="json"), **driver())
     try:
         _session.ensure_ray(log_to_driver=False)
         if record.MlflowRunId is None:
@@ -223,26 +216,20 @@ def run(spec: TuningJob, name: str, resume: bool = False, logs: bool = True) -> 
                 {"mlcore.kind": "TuningJob", "mlcore.strategy": spec.strategy,
                  "mlcore.objective": spec.objective_metric_name, **spec.tags}))
         if spec.strategy == "Bayesian" and record.StudyUri is None:
-            study_dir = constants.home() / _tuning_record.FOLDER / name
+            study_dir = constants.home() / STUDIES / name
             study_dir.mkdir(parents=True, exist_ok=True)
             record.update(StudyUri=f"sqlite:///{study_dir / 'study.db'}")
         tuner = _tuner(spec, record, resume, logs)
         tuner.fit()
         _close_leftovers(name)
-        return _tuning_results.finish(spec, _tuning_record.load(name))
+        return _tuning_results.finish(spec, TuningJobRecord.load(name))
     except BaseException as exc:
         stopped = isinstance(exc, KeyboardInterrupt)
         reason = "stopped by the user" if stopped else (str(exc) if isinstance(exc, MLCoreError)
                                                         else f"{type(exc).__name__}: {exc}")
         log.error("tuning job %s %s: %s", name, "stopped" if stopped else "failed", reason)
-        record = _tuning_record.load(name)
-        record.update(HyperParameterTuningJobStatus="Stopped" if stopped else "Failed",
-                      FailureReason=reason, HyperParameterTuningEndTime=time.time())
-        if record.MlflowRunId:
-            try:
-                _tracking.end_run(record.MlflowRunId, "Stopped" if stopped else "Failed")
-            except Exception:
-                log.exception("could not close MLflow run %s", record.MlflowRunId)
+        record = finish(TuningJobRecord.load(name), Status.STOPPED if stopped else Status.FAILED,
+                        reason, HyperParameterTuningEndTime=time.time())
         if stopped:
             raise
         return record
@@ -251,12 +238,11 @@ def run(spec: TuningJob, name: str, resume: bool = False, logs: bool = True) -> 
 def _close_leftovers(name: str) -> None:
     """Close training jobs a trial left InProgress: at the end of a run Ray Tune gives a
     stopping trial 10 s before it kills it, which can come before its job recorded the stop."""
-    from mlcore import _jobs
-    from mlcore.sagemaker._tuning_callbacks import close
+    from mlcore.services.tuning._callbacks import close
 
-    for job in _tuning_record.load(name).TrainingJobs:
-        if _jobs.exists(job) and _jobs.load(job, liveness=False).TrainingJobStatus == "InProgress":
-            close(job, "Stopped", "stopped by the tuner: the tuning job ended before this "
+    for job in TuningJobRecord.load(name).TrainingJobs:
+        if TrainingJobRecord.exists(job) and TrainingJobRecord.load(job, liveness=False).TrainingJobStatus == Status.IN_PROGRESS:
+            close(job, Status.STOPPED, "stopped by the tuner: the tuning job ended before this "
                   "training job finished stopping")
 
 
@@ -269,7 +255,7 @@ def _range_params(spec: TuningJob) -> dict:
 def _tuner(spec: TuningJob, record, resume: bool, logs: bool):
     from ray import tune
 
-    from mlcore.sagemaker._tuning_callbacks import Recorder, Stopper
+    from mlcore.services.tuning._callbacks import Recorder, Stopper
 
     context = {"tuning": record.name, "estimator": spec.estimator.model_dump(mode="json", by_alias=True),
                "objective": spec.objective_metric_name, "parent_run_id": record.MlflowRunId,
@@ -288,7 +274,7 @@ def _tuner(spec: TuningJob, record, resume: bool, logs: bool):
                                   resume_unfinished=True, resume_errored=False,
                                   param_space=param_space or None, storage_filesystem=storage_fs)
     if spec.warm_start_config and not record.WarmStartNotes:
-        from mlcore.sagemaker import _warm_start
+        from mlcore.services.tuning import _warm_start
 
         record.update(WarmStartNotes=_warm_start.seed(spec, record.StudyUri))
     parallel = concurrency(spec)

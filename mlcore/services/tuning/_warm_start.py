@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 
-from mlcore import _jobs, _search_space, _tuning_record
-from mlcore._tuning_spec import TuningJob
 from mlcore.errors import SpecError
+from mlcore.records import Status, TrainingJobRecord, TuningJobRecord
+from mlcore.services.tuning import _search_space
+from mlcore.specs import TuningJob
 
 log = logging.getLogger("mlcore")
 
@@ -22,7 +23,7 @@ def parent_trials(spec: TuningJob) -> list[_search_space.ParentTrial]:
     out = []
     for name in ws.parents:
         try:
-            parent = _tuning_record.load(name)
+            parent = TuningJobRecord.load(name)
         except Exception:
             raise SpecError(f"warm_start_config.parents: no tuning job named {name!r}; list them "
                             "with `mlcore tuning-jobs list`", [("warm_start_config.parents", "unknown")]) from None
@@ -30,10 +31,10 @@ def parent_trials(spec: TuningJob) -> list[_search_space.ParentTrial]:
         _check_compatible(spec, pspec, name)
         tuned = set(pspec.hyperparameter_ranges)
         for job in parent.TrainingJobs:
-            if not _jobs.exists(job):
+            if not TrainingJobRecord.exists(job):
                 continue
-            rec = _jobs.load(job)
-            value = rec.FinalMetrics.get(spec.objective_metric_name) if rec.TrainingJobStatus == "Completed" else None
+            rec = TrainingJobRecord.load(job)
+            value = rec.FinalMetrics.get(spec.objective_metric_name) if rec.TrainingJobStatus == Status.COMPLETED else None
             params = {k: v for k, v in rec.HyperParameters.items() if k in tuned}
             out.append(_search_space.ParentTrial(job, params, value))
     return out
@@ -63,7 +64,7 @@ def seed(spec: TuningJob, study_uri: str) -> list[str]:
     """Add the parents' fitting trials to the study; return notes on what was changed."""
     import optuna
 
-    from mlcore.sagemaker._tuning import _study_storage
+    from mlcore.services.tuning._run import _study_storage
 
     trials = parent_trials(spec)
     kept, notes = _search_space.fit_parent_trials(trials, spec.hyperparameter_ranges)

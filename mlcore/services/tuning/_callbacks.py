@@ -12,9 +12,11 @@ import time
 from ray import tune
 from ray.tune.search.optuna import OptunaSearch as _OptunaSearch
 
-from mlcore import _jobs, _search_space, _tracking, _tuning_record
-from mlcore.sagemaker._tuning import say
-from mlcore.sagemaker._tuning_trial import OBJECTIVE, ROUND, job_of
+from mlcore.records import Status, TrainingJobRecord, TuningJobRecord
+from mlcore.services._lifecycle import finish
+from mlcore.services.tuning import _search_space
+from mlcore.services.tuning._run import say
+from mlcore.services.tuning._trial import OBJECTIVE, ROUND, job_of
 
 log = logging.getLogger("mlcore")
 
@@ -30,7 +32,7 @@ class Recorder(tune.Callback):
         return job_of(trial)
 
     def on_trial_start(self, iteration, trials, trial, **info):
-        rec = _tuning_record.load(self.tuning)
+        rec = TuningJobRecord.load(self.tuning)
         job = self._job(trial)
         if job not in rec.TrainingJobs:
             rec.update(TrainingJobs=[*rec.TrainingJobs, job])
@@ -39,26 +41,26 @@ class Recorder(tune.Callback):
         result = trial.last_result or {}
         job = self._job(trial)
         if not result.get("job_status"):  # Tune stopped it before its training job ended
-            close(job, "Stopped", f"stopped by the tuner at round {result.get(ROUND)} "
+            close(job, Status.STOPPED, f"stopped by the tuner at round {result.get(ROUND)} "
                    f"({self.objective}={result.get(OBJECTIVE)}): early stopping found it behind "
                    "the other trials at that round, or the tuning job ended")
         self._line(trial, job)
 
     def on_trial_error(self, iteration, trials, trial, **info):
         job = self._job(trial)
-        close(job, "Failed", _error_text(trial))
+        close(job, Status.FAILED, _error_text(trial))
         self._line(trial, job)
 
     def _line(self, trial, job: str) -> None:
-        if not _jobs.exists(job):
+        if not TrainingJobRecord.exists(job):
             say(f"[{self.tuning}] {job}: {_error_text(trial)}", self.logs)
             return
-        rec = _jobs.load(job, liveness=False)
+        rec = TrainingJobRecord.load(job, liveness=False)
         value = rec.FinalMetrics.get(self.objective)
-        shown = f"{self.objective}={value:.6g}" if value is not None and rec.TrainingJobStatus == "Completed" \
+        shown = f"{self.objective}={value:.6g}" if value is not None and rec.TrainingJobStatus == Status.COMPLETED \
             else (rec.FailureReason or "")[:160]
-        jobs = _tuning_record.load(self.tuning).TrainingJobs
-        done = sum(_jobs.exists(j) and _jobs.load(j, liveness=False).TrainingJobStatus != "InProgress"
+        jobs = TuningJobRecord.load(self.tuning).TrainingJobs
+        done = sum(TrainingJobRecord.exists(j) and TrainingJobRecord.load(j, liveness=False).TrainingJobStatus != Status.IN_PROGRESS
                    for j in jobs)
         say(f"[{self.tuning}] {done}/{self.max_jobs} done; {job} {rec.TrainingJobStatus}: {shown}", self.logs)
 
@@ -76,23 +78,16 @@ def _error_text(trial) -> str:
     return lines[-1][:1000] if lines else "the trial ended with an error"
 
 
-def close(job: str, status: str, reason: str) -> None:
+def close(job: str, status: Status, reason: str) -> None:
     """Mark a training job that its trial left unfinished (its process was ended)."""
-    if not _jobs.exists(job):
+    if not TrainingJobRecord.exists(job):
         return
-    rec = _jobs.load(job, liveness=False)
-    if rec.TrainingJobStatus != "InProgress":
+    rec = TrainingJobRecord.load(job, liveness=False)
+    if rec.status.is_terminal:
         return
     now = time.time()
-    secondary = "Stopped" if status == "Stopped" else "Failed"
-    rec.transition(secondary, reason, TrainingJobStatus=status, FailureReason=reason,
-                   TrainingEndTime=now, TrainingTimeInSeconds=int(round(now - (rec.TrainingStartTime or now))))
-    if rec.MlflowRunId:
-        try:
-            _tracking.set_tags(rec.MlflowRunId, {"mlcore.status": status, "mlcore.failure_reason": reason})
-            _tracking.end_run(rec.MlflowRunId, status)
-        except Exception:
-            log.exception("could not close MLflow run %s", rec.MlflowRunId)
+    finish(rec, status, reason, TrainingEndTime=now,
+           TrainingTimeInSeconds=int(round(now - (rec.TrainingStartTime or now))))
 
 
 class OptunaSearch(_OptunaSearch):
@@ -122,13 +117,13 @@ class Stopper(tune.Stopper):
         self._checked = 0.0
 
     def __call__(self, trial_id: str, result: dict) -> bool:
-        if result.get("job_status") == "Completed" and trial_id not in self._seen:
+        if result.get("job_status") == Status.COMPLETED and trial_id not in self._seen:
             self._seen.add(trial_id)
             why = self.policy.decide(result[OBJECTIVE])
             if why and not self.reason:
                 self.reason = why
                 log.info("tuning job %s: ending early, %s", self.tuning, why)
-                _tuning_record.load(self.tuning).update(CompletionReason=why)
+                TuningJobRecord.load(self.tuning).update(CompletionReason=why)
         return False
 
     def stop_all(self) -> bool:
@@ -136,6 +131,6 @@ class Stopper(tune.Stopper):
             return True
         if time.monotonic() - self._checked >= 1.0:  # the record is a file: read it sparingly
             self._checked = time.monotonic()
-            if _tuning_record.load(self.tuning).StopRequested:
+            if TuningJobRecord.load(self.tuning).StopRequested:
                 self.reason = "stop requested"
         return bool(self.reason)

@@ -11,8 +11,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlcore import _jobs, _registry, _storage, _tracking, _tuning_record
-from mlcore._tuning_spec import TuningJob
+from mlcore import _registry, _storage, _tracking
+from mlcore.records import Status, TrainingJobRecord, TuningJobRecord
+from mlcore.services import _lifecycle
+from mlcore.specs import TuningJob
 
 log = logging.getLogger("mlcore")
 
@@ -20,16 +22,16 @@ COLUMNS = ("TrainingJobName", "TrainingJobStatus", "FinalObjectiveValue", "Train
            "TrainingEndTime", "TrainingElapsedTimeSeconds")
 
 
-def table(record: _tuning_record.TuningRecord, spec: TuningJob) -> list[dict]:
+def table(record: TuningJobRecord, spec: TuningJob) -> list[dict]:
     """One row per training job of the tuning job, in trial order (<name>-NNN-...)."""
     rows = []
     for job in sorted(record.TrainingJobs):
-        if not _jobs.exists(job):
+        if not TrainingJobRecord.exists(job):
             continue
-        rec = _jobs.load(job)
+        rec = TrainingJobRecord.load(job)
         start = rec.TrainingStartTime or rec.CreationTime
         end = rec.TrainingEndTime
-        value = rec.FinalMetrics.get(spec.objective_metric_name) if rec.TrainingJobStatus == "Completed" else None
+        value = rec.FinalMetrics.get(spec.objective_metric_name) if rec.TrainingJobStatus == Status.COMPLETED else None
         row = {"TrainingJobName": job, "TrainingJobStatus": rec.TrainingJobStatus,
                "FinalObjectiveValue": value, "TrainingStartTime": start, "TrainingEndTime": end,
                "TrainingElapsedTimeSeconds": round(end - start, 3) if end and start else None,
@@ -57,7 +59,7 @@ def best(rows: list[dict], maximize: bool) -> dict | None:
     return (max if maximize else min)(done, key=lambda r: r["FinalObjectiveValue"])
 
 
-def finish(spec: TuningJob, record: _tuning_record.TuningRecord) -> _tuning_record.TuningRecord:
+def finish(spec: TuningJob, record: TuningJobRecord) -> TuningJobRecord:
     """Close the tuning job: status, best job, counters, artifacts, registered model."""
     rows = table(record, spec)
     counters = {}
@@ -66,9 +68,8 @@ def finish(spec: TuningJob, record: _tuning_record.TuningRecord) -> _tuning_reco
     top = best(rows, spec.maximize())
     now = time.time()
     if top is None and record.StopRequested:
-        _tracking.end_run(record.MlflowRunId, "Stopped")
-        return record.update(HyperParameterTuningJobStatus="Stopped", TrainingJobStatusCounters=counters,
-                             HyperParameterTuningEndTime=now)
+        return _lifecycle.finish(record, Status.STOPPED, TrainingJobStatusCounters=counters,
+                      HyperParameterTuningEndTime=now)
     if top is None:
         failed = [r for r in rows if r["FailureReason"]]
         first = (f"{failed[0]['TrainingJobName']}: {failed[0]['FailureReason']}" if failed
@@ -76,9 +77,8 @@ def finish(spec: TuningJob, record: _tuning_record.TuningRecord) -> _tuning_reco
         reason = (f"no training job completed with an objective value ({len(rows)} ran); "
                   f"the first cause: {first}")
         log.error("tuning job %s failed: %s", record.name, reason)
-        _tracking.end_run(record.MlflowRunId, "Failed")
-        return record.update(HyperParameterTuningJobStatus="Failed", FailureReason=reason,
-                             TrainingJobStatusCounters=counters, HyperParameterTuningEndTime=now)
+        return _lifecycle.finish(record, Status.FAILED, reason, TrainingJobStatusCounters=counters,
+                      HyperParameterTuningEndTime=now)
     best_job = {"TrainingJobName": top["TrainingJobName"], "FinalObjectiveValue": top["FinalObjectiveValue"],
                 "ObjectiveMetricName": spec.objective_metric_name,
                 "TunedHyperParameters": {n: top[n] for n in spec.hyperparameter_ranges}}
@@ -86,13 +86,10 @@ def finish(spec: TuningJob, record: _tuning_record.TuningRecord) -> _tuning_reco
     registered = _register(spec, record, top["TrainingJobName"])
     _tracking.log_metrics(record.MlflowRunId, [("best_" + _metric_key(spec.objective_metric_name),
                                                 top["FinalObjectiveValue"], 0)])
-    _tracking.set_tags(record.MlflowRunId, {"mlcore.best_training_job": top["TrainingJobName"],
-                                            "mlcore.status": "Completed"})
-    status = "Stopped" if record.StopRequested else "Completed"
-    _tracking.end_run(record.MlflowRunId, status)
-    return record.update(HyperParameterTuningJobStatus=status, BestTrainingJob=best_job,
-                         TrainingJobStatusCounters=counters, RegisteredModel=registered,
-                         Artifacts=artifacts, HyperParameterTuningEndTime=now)
+    _tracking.set_tags(record.MlflowRunId, {"mlcore.best_training_job": top["TrainingJobName"]})
+    status = Status.STOPPED if record.StopRequested else Status.COMPLETED
+    return _lifecycle.finish(record, status, BestTrainingJob=best_job, TrainingJobStatusCounters=counters,
+                  RegisteredModel=registered, Artifacts=artifacts, HyperParameterTuningEndTime=now)
 
 
 def _metric_key(name: str) -> str:
@@ -102,7 +99,7 @@ def _metric_key(name: str) -> str:
 def _register(spec: TuningJob, record, job: str) -> dict | None:
     reg = spec.registration
     group = (reg.model_package_group_name if reg and reg.model_package_group_name else record.name)
-    rec = _jobs.load(job)
+    rec = TrainingJobRecord.load(job)
     if not rec.MlflowModelUri:
         return None
     pkg = _registry.register(rec.MlflowModelUri, group, reg.approval_status if reg else "PendingManualApproval",
@@ -129,7 +126,7 @@ def study_of(rows: list[dict], spec: TuningJob):
     """An in-memory Optuna study of the completed trials (for Optuna's plots, any strategy)."""
     import optuna
 
-    from mlcore import _search_space
+    from mlcore.services.tuning import _search_space
 
     dists = _search_space.optuna_distributions(spec.hyperparameter_ranges)
     study = optuna.create_study(direction="maximize" if spec.maximize() else "minimize")

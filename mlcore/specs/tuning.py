@@ -2,19 +2,20 @@
 
 Range checks that need no algorithm live here; the checks against the estimator (unknown
 hyperparameters, values the algorithm refuses, an objective it never reports) are in
-:func:`mlcore.sagemaker._tuning.check`, which runs before any trial starts.
+:func:`mlcore.services.tuning.check`, which runs before any trial starts.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from mlcore._specs import ApprovalStatus, HyperparameterValue, TrainingJob, _Spec, tag_dict
+from mlcore.specs._base import ApprovalStatus, HyperparameterValue, Spec, tag_dict
+from mlcore.specs.training import TrainingJob, training_problems
 
 
-class _NumericRange(_Spec):
+class _NumericRange(Spec):
     """What Continuous and Integer ranges share: bounds and the sampling scale."""
 
     min_value: float = Field(description="Lowest value tried.")
@@ -54,7 +55,7 @@ class IntegerRange(_NumericRange):
     max_value: int = Field(description="Highest value tried.")
 
 
-class CategoricalRange(_Spec):
+class CategoricalRange(Spec):
     """A hyperparameter taking one of a list of values."""
 
     type: Literal["Categorical"] = Field("Categorical", description="Range kind.")
@@ -72,7 +73,7 @@ ParameterRange = Annotated[ContinuousRange | IntegerRange | CategoricalRange,
                            Field(discriminator="type")]
 
 
-class WarmStartSpec(_Spec):
+class WarmStartSpec(Spec):
     """Seed the search with the evaluated trials of earlier tuning jobs."""
 
     type: Literal["IdenticalDataAndAlgorithm", "TransferLearning"] = Field(
@@ -82,7 +83,7 @@ class WarmStartSpec(_Spec):
                                description="Names of the parent tuning jobs (at most 5).")
 
 
-class CompletionCriteria(_Spec):
+class CompletionCriteria(Spec):
     """When a tuning job may end before max_jobs (SageMaker's TuningJobCompletionCriteria)."""
 
     target_objective_metric_value: float | None = Field(
@@ -92,7 +93,7 @@ class CompletionCriteria(_Spec):
         "that did not improve the best objective.")
 
 
-class TuningRegisterSpec(_Spec):
+class TuningRegisterSpec(Spec):
     """Register the best training job's model after tuning."""
 
     model_package_group_name: str | None = Field(
@@ -101,9 +102,10 @@ class TuningRegisterSpec(_Spec):
         "PendingManualApproval", description="Initial approval status of the new version.")
 
 
-class TuningJob(_Spec):
+class TuningJob(Spec):
     """A hyperparameter tuning job: up to max_jobs training jobs of `estimator`."""
 
+    KIND: ClassVar[str] = "TuningJob"
     kind: Literal["TuningJob"] = Field("TuningJob", description="Spec kind.")
     name: str | None = Field(
         None, pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$",
@@ -151,12 +153,17 @@ class TuningJob(_Spec):
     def maximize(self) -> bool:
         return self.objective_type == "Maximize"
 
+    @classmethod
+    def cross_field_problems(cls, d: dict) -> list[tuple[str, str]]:
+        return tuning_problems(d)
 
-def cross_field_problems(d: dict) -> list[tuple[str, str]]:
+    def resolve_paths(self, resolve) -> None:
+        self.estimator.resolve_paths(resolve)
+
+
+def tuning_problems(d: dict) -> list[tuple[str, str]]:
     """Rules spanning several fields of a TuningJob, on dumped (valid-typed) data."""
-    from mlcore import _specs
-
-    out = [(f"estimator.{p}", m) for p, m in _specs.cross_field_problems(d.get("estimator") or {})]
+    out = [(f"estimator.{p}", m) for p, m in training_problems(d.get("estimator") or {})]
     strategy, ranges = d.get("strategy"), d.get("hyperparameter_ranges") or {}
     if strategy == "Hyperband" and d.get("early_stopping_type") == "Auto":
         out.append(("early_stopping_type", "Hyperband stops trials early itself; set "

@@ -1,0 +1,82 @@
+"""One policy for SageMaker v2 arguments across the facade.
+
+An argument v2 has that means nothing on Ray (an IAM role, a KMS key, a VPC) is accepted and
+explained once in the log; an argument v2 does not have is a TypeError naming the closest
+one, as Python itself would say for a typo, so a misspelt keyword never passes silently.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import logging
+
+log = logging.getLogger("mlcore")
+
+# v2 arguments with no meaning on a Ray cluster, and what we do instead.
+IGNORED = {
+    "role": "IAM roles do not apply; workers run with the Ray cluster's identity",
+    "sagemaker_session": "mlcore's session defaults are used (MLCORE_HOME, RAY_ADDRESS, MLflow)",
+    "volume_size": "workers use the node's disk",
+    "volume_kms_key": "storage encryption is the store's",
+    "output_kms_key": "storage encryption is the store's",
+    "kms_key": "storage encryption is the store's",
+    "subnets": "networking is the cluster's", "security_group_ids": "networking is the cluster's",
+    "vpc_config": "networking is the cluster's",
+    "enable_network_isolation": "networking is the cluster's",
+    "encrypt_inter_container_traffic": "networking is the cluster's",
+    "input_mode": "set it per channel: TrainingInput(uri, input_mode='Pipe')",
+    "keep_alive_period_in_seconds": "Ray keeps its workers warm",
+    "container_log_level": "use Python logging", "disable_profiler": "no profiler is attached",
+    "debugger_hook_config": "no debugger is attached", "rules": "no debugger is attached",
+    "profiler_config": "no profiler is attached",
+    "enable_sagemaker_metrics": "metrics always go to MLflow",
+    "code_location": "code is shipped by Ray", "image_uri": "no containers are used",
+    "strategy_config": "Hyperband's settings follow from the ranges and max_jobs",
+    "include_cls_metadata": "the estimator's class is not encoded in hyperparameters",
+    "estimator_name": "one estimator per tuner", "autotune": "set the ranges explicitly",
+    "hyperparameters_to_keep_static": "fixed hyperparameters stay on the estimator",
+    "content_types": "the endpoint accepts CSV, JSON and npy",
+    "response_types": "the endpoint answers in the Accept type",
+    "inference_instances": "the deploy call chooses the instance type",
+    "transform_instances": "the deploy call chooses the instance type",
+    "accelerator_type": "Elastic Inference is gone; use a GPU instance type",
+    "kms_key_id": "storage encryption is the store's", "tags": "tags are not kept for this resource",
+    "model_data_download_timeout": "the model loads when the replica starts",
+    "container_startup_health_check_timeout": "replicas report their own health",
+    "volume_size_in_gb": "replicas use the node's disk", "predictor_cls": "a Predictor is returned",
+    "delete_endpoint_config": "there is no separate endpoint config",
+    "force_refresh": "the table is read fresh each time", "logs": "progress goes to stderr",
+    **{k: "AWS clients are not used; storage and tracking come from mlcore's defaults" for k in (
+        "sagemaker_client", "sagemaker_runtime_client", "sagemaker_featurestore_runtime_client",
+        "sagemaker_metrics_client", "default_bucket_prefix", "settings", "sagemaker_config")},
+    "distribution": "each worker reads its own shard of every file (ShardedByS3Key)",
+    "compression": "compressed files are read by their extension",
+    "record_wrapping": "records are read as the content type says",
+    "attribute_names": "every column of the manifest is read",
+    "target_attribute_name": "the label is the first CSV column (or label_column)",
+    "shuffle_config": "workers read their shards in order", "instance_groups": "one worker group",
+    "capture_options": "requests and responses are both captured",
+    "csv_content_types": "CSV is captured as text/csv", "json_content_types": "JSON is captured as application/json",
+    "managed_instance_scaling": "use autoscaling on the variant", "routing_config": "requests go to the least busy replica",
+    "inference_ami_version": "no AMIs are used", "estimator_kwargs": "pass them to the estimator",
+    "py_version": "the cluster's Python runs the code", "instance_type": "it does not change the image",
+    "image_scope": "built-ins have one implementation each", "model_id": "no JumpStart models",
+    "model_version": "no JumpStart models", "hub_arn": "no JumpStart models",
+}
+_explained: set[tuple[str, str]] = set()
+
+
+def accept(where: str, kwargs: dict, signature_of=None, extra: tuple[str, ...] = ()) -> None:
+    """Refuse unknown keywords in ``kwargs`` (TypeError naming the closest known one) and log
+    once per (``where``, name) what the ignored ones mean here."""
+    known = list(inspect.signature(signature_of).parameters) if signature_of else []
+    for name in kwargs:
+        if name in IGNORED:
+            if (where, name) not in _explained:
+                _explained.add((where, name))
+                log.info("%s(%s=...) accepted and not used: %s", where, name, IGNORED[name])
+            continue
+        close = difflib.get_close_matches(name, [*known, *extra, *IGNORED], n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise TypeError(f"{where}() got an unexpected keyword argument {name!r}{hint}")

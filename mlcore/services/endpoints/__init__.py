@@ -1,0 +1,73 @@
+"""The endpoints service: Endpoint specs onto Ray Serve (production variants, autoscaling,
+serverless, multi-model, inference pipelines, data capture), their records and descriptions."""
+
+from __future__ import annotations
+
+import time
+
+from mlcore import constants
+from mlcore.records import EndpointRecord, Status
+from mlcore.services.endpoints._deploy import (
+    capture_uri,
+    check,
+    delete,
+    deploy,
+    deploy_model,
+    describe,
+    list_endpoints,
+    model_ref,
+    resolve,
+    serverless_autoscaling,
+    update_weights,
+)
+from mlcore.specs import Endpoint
+
+RECORD = EndpointRecord
+
+
+def run(spec: Endpoint, name: str | None = None, logs: bool = True, say=print) -> EndpointRecord:
+    """Deploy ``spec`` (``name`` overrides its endpoint_name); ``say`` prints what a user reads."""
+    if name:
+        spec = spec.model_copy(update={"endpoint_name": name})
+    d = deploy(spec)
+    say(f"endpoint {d['EndpointName']} {d['EndpointStatus']}: POST {d['Url']}/invocations")
+    for v in d["ProductionVariants"]:
+        m = v["Model"]
+        model = (m.get("ModelPackageArn") or m.get("TrainingJobName") or m.get("ModelDataPrefix")
+                 or " -> ".join(s.get("ModelPackageArn") or s.get("TrainingJobName", "?")
+                                for s in m.get("Pipeline", [])))
+        say(f"  variant {v['VariantName']}: {model}, weight {v['DesiredWeight']}, "
+            f"{v['CurrentInstanceCount']} replica(s) running")
+    return EndpointRecord.load(spec.endpoint_name)
+
+
+def lives_with_driver() -> bool:
+    """On an embedded (local) Ray an endpoint lives as long as the process that deployed it;
+    on a cluster (RAY_ADDRESS) it stays after the deploying process ends."""
+    return not constants.get("RAY_ADDRESS")
+
+
+def succeeded(record: EndpointRecord) -> bool:
+    return record.status != Status.FAILED
+
+
+def rows() -> list[str]:
+    """``mlcore endpoints list``."""
+    out = []
+    for d in list_endpoints():
+        variants = ", ".join(f"{v['VariantName']}({v['CurrentInstanceCount']})"
+                             for v in d["ProductionVariants"])
+        out.append(f"{d['EndpointName']:32} {d['EndpointStatus']:12} {variants}")
+    return out or ["no endpoints"]
+
+
+def describe_for_people(name: str) -> dict:
+    d = describe(name)
+    for key in ("CreationTime", "LastModifiedTime"):
+        d[key] = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(d[key]))
+    return d
+
+
+__all__ = ["RECORD", "capture_uri", "check", "delete", "deploy", "deploy_model", "describe",
+           "describe_for_people", "list_endpoints", "lives_with_driver", "model_ref", "resolve",
+           "rows", "run", "serverless_autoscaling", "succeeded", "update_weights"]

@@ -1,0 +1,64 @@
+"""A built-in algorithm's job: hyperparameters checked by the algorithm, channels read by its
+workers as Ray Data shards of CSV / Parquet files, the model logged in its MLflow flavour."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+
+import algorithms
+from algorithms._data import check_channel
+from mlcore import _storage, _tracking
+from mlcore.errors import DataError, SpecError
+
+
+@dataclass(frozen=True)
+class BuiltinJob:
+    algorithm: algorithms.Algorithm
+    backend: str | None = None  # Ray Train picks the trainer's default
+
+    @classmethod
+    def prepare(cls, spec) -> BuiltinJob:
+        algo = algorithms.get(spec.algorithm)
+        algo.validate(spec.hyperparameters)  # invalid: no job at all
+        missing = [c for c in algo.required_channels if c not in spec.inputs]
+        if missing:
+            raise SpecError(f"inputs: {algo.name} needs the channel(s) {', '.join(missing)}; pass "
+                            f"fit({{'train': uri}}) or inputs: {{train: uri}}",
+                            [("inputs", f"missing {', '.join(missing)}")])
+        return cls(algo)
+
+    def preflight(self, plan) -> None:
+        """Every channel is readable and they agree on the feature count."""
+        spec = plan.spec
+        label = spec.hyperparameters.get("label_column")
+        features = {n: check_channel(n, c.uri, c.content_type, label)
+                    for n, c in spec.inputs.items() if n in self.algorithm.channels}
+        if len(set(features.values())) > 1:
+            raise DataError(f"channels have different feature counts ({features}); every "
+                            "channel needs the same features in the same order")
+
+    def train_config(self, plan) -> dict:
+        spec = plan.spec
+        return {"hyperparameters": spec.hyperparameters,
+                "checkpoint_frequency": spec.checkpoint_frequency,
+                "checkpoint_min_interval_s": spec.checkpoint_min_interval_s,
+                "channels": {k: c.model_dump() for k, c in spec.inputs.items()}}
+
+    def environment(self, plan) -> dict[str, str]:
+        return dict(plan.spec.environment)
+
+    def datasets(self, plan) -> dict | None:
+        return None  # the workers read their own shards (algorithms._data)
+
+    def check_result(self, plan, timings: dict) -> None:
+        pass
+
+    def publish(self, plan, checkpoint, run_id: str) -> tuple[str, str]:
+        """Commit the final checkpoint as the model artifact and log it as an MLflow model."""
+        with tempfile.TemporaryDirectory(prefix="mlcore-model-") as tmp:
+            local = checkpoint.to_directory(tmp)
+            model = self.algorithm.load_model(local)
+            model_uri = _storage.commit_dir(local, plan.job_uri("model"),
+                                            {"job": plan.name, "algorithm": self.algorithm.name})
+        return model_uri, _tracking.log_model(run_id, self.algorithm.mlflow_flavor, model)

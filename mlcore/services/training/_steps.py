@@ -1,0 +1,58 @@
+"""The steps a TrainingJob spec may ask for after training: register the model, deploy it
+(and send it sample rows). The Python API reaches the same code through Estimator."""
+
+from __future__ import annotations
+
+from mlcore import _registry
+from mlcore.errors import MLCoreError, SpecError
+from mlcore.records import Status, TrainingJobRecord
+
+
+def completed(name: str) -> TrainingJobRecord:
+    """The record of ``name``, which must have completed (it has a model)."""
+    record = TrainingJobRecord.load(name)
+    if record.status != Status.COMPLETED:
+        raise MLCoreError(f"training job {record.TrainingJobName} is {record.status}"
+                          f"{': ' + record.FailureReason if record.FailureReason else ''}; "
+                          "it has no model")
+    return record
+
+
+def register(name: str, group: str | None = None, approval_status: str | None = None,
+             description: str | None = None) -> _registry.ModelPackage:
+    """Register job ``name``'s model as a new version of ``group`` (default: the job name)."""
+    record = completed(name)
+    return _registry.register(
+        record.MlflowModelUri, group or record.TrainingJobName,
+        approval_status or "PendingManualApproval", description,
+        tags={"job_name": record.TrainingJobName, "run_id": record.MlflowRunId,
+              "model_data": record.ModelArtifacts})
+
+
+def deploy_and_predict(name: str, d, say) -> None:
+    """The spec's ``deploy:`` step: serve job ``name``'s model, predict ``d.sample_input``."""
+    import numpy as np
+
+    import serving
+    from mlcore.services import endpoints
+
+    desc = endpoints.deploy_model(endpoints.model_ref(name), d.endpoint_name or name,
+                                  d.instance_type, d.initial_instance_count)
+    endpoint = desc["EndpointName"]
+    say(f"endpoint {endpoint}: POST {desc['Url']}/invocations")
+    try:
+        if d.sample_input:
+            try:
+                rows = np.loadtxt(d.sample_input, delimiter=",", ndmin=2)
+            except ValueError as e:
+                raise SpecError(f"deploy.sample_input: {d.sample_input} is not numeric CSV: {e}",
+                                [("deploy.sample_input", "not numeric CSV")]) from None
+            preds = np.asarray(serving.Predictor(endpoint).predict(rows)["predictions"])
+            say(f"predictions for {len(rows)} rows of {d.sample_input}:")
+            for row, p in zip(rows[:5], preds[:5], strict=False):
+                shown = np.array2string(np.atleast_1d(p), precision=4)
+                say(f"  {np.array2string(row[:4], precision=3)}... -> {shown}")
+    finally:
+        if d.delete_after:
+            endpoints.delete(endpoint)
+            say(f"endpoint {endpoint} deleted")

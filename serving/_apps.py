@@ -1,0 +1,189 @@
+"""Endpoints as Ray Serve applications: deploy, delete, status, URL.
+
+An endpoint is one Serve application named after it, mounted at ``/endpoints/<name>``. Its
+graph, built here from :class:`~serving._types.Variant` and :class:`~serving._types.Settings`:
+
+* one single-model variant: the ingress deployment alone; it holds the model;
+* otherwise: the ingress (one replica, no CPU of its own) bound to a ``variant-<name>``
+  deployment per variant, or ``<name>-stage-<i>`` deployments for a pipeline variant.
+
+The endpoint's state actor (traffic weights, per-variant counts) is created before the
+application and removed with it.
+"""
+
+from __future__ import annotations
+
+from mlcore import _storage, constants
+from serving._errors import ServingError
+from serving._ingress import Ingress, multi_model_ingress
+from serving._model import ModelSpec, VariantServer, _mlflow_uri
+from serving._state import _state
+from serving._types import Settings, Variant
+
+
+def _quiet() -> dict:
+    """Serve's logging config for mlcore's deployments: Ray's level, no access log line per
+    request (on a busy endpoint it costs more than the request)."""
+    return {"log_level": constants.ray_log_level(), "enable_access_log": False}
+
+
+def _serve_address() -> str:
+    return f"http://{constants.get('MLCORE_SERVE_HOST')}:{constants.get('MLCORE_SERVE_PORT')}"
+
+
+def endpoint_url(name: str) -> str:
+    return f"{_serve_address()}/endpoints/{name}"
+
+
+def start_serve() -> None:
+    """Start Serve on the connected cluster (a no-op where it runs) on mlcore's host/port."""
+    from ray import serve
+
+    serve.start(http_options={"host": constants.get("MLCORE_SERVE_HOST"),
+                              "port": constants.get("MLCORE_SERVE_PORT")},
+                logging_config=_quiet())
+
+
+# -- validation ---------------------------------------------------------------------------------
+
+
+def _check(name: str, variants: list[Variant]) -> list[ModelSpec]:
+    """Every model of the endpoint, once its variants are known to be deployable."""
+    names = [v.name for v in variants]
+    if not variants or len(set(names)) != len(names):
+        raise ServingError(f"endpoint {name!r} needs variants with distinct names; got {names}")
+    specs = [m for v in variants for m in v.stages]
+    for m in specs:
+        if not (_mlflow_uri(m.model_data) or m.multi_model or _storage.is_committed(m.model_data)):
+            raise ServingError(f"cannot deploy {m.model_data}: it is not a committed model "
+                               "artifact (the job that wrote it did not complete)")
+    if any(m.multi_model for m in specs) and len(specs) > 1:
+        raise ServingError(f"endpoint {name!r}: a multi-model variant must be the only one "
+                           "(and not a pipeline)")
+    return specs
+
+
+# -- the application graph ----------------------------------------------------------------------
+
+
+def _actor_options(resources: dict[str, float]) -> dict:
+    """A variant's ``resources`` ({"CPU", "GPU", "memory", custom...}) as Ray actor options."""
+    res = dict(resources)
+    options = {"num_cpus": res.pop("CPU", 0), "num_gpus": res.pop("GPU", 0)}
+    if "memory" in res:
+        options["memory"] = res.pop("memory")
+    if res:
+        options["resources"] = res
+    return options
+
+
+def _scale(variant: Variant) -> dict:
+    if variant.autoscaling:
+        return {"autoscaling_config": variant.autoscaling}
+    return {"num_replicas": variant.replicas}
+
+
+def _variant_server(variant: Variant, spec: ModelSpec, deployment: str, settings: Settings,
+                    share: int = 1):
+    """A deployment serving ``spec`` for ``variant``, with ``1/share`` of its resources."""
+    from ray import serve
+
+    resources = {k: r / share for k, r in variant.resources.items()}
+    return serve.deployment(
+        VariantServer, name=deployment, **_scale(variant),
+        ray_actor_options=_actor_options(resources),
+        # at least a full batch in flight per replica, or batching could never fill one
+        max_ongoing_requests=max(variant.max_ongoing_requests, settings.batch_size),
+        logging_config=_quiet(),
+    ).bind(spec, settings.batch_size, settings.batch_wait_ms)
+
+
+def _variant_backend(variant: Variant, settings: Settings):
+    """The handle (or, for a pipeline, the list of stage handles) the ingress calls."""
+    if not isinstance(variant.model, list):
+        return _variant_server(variant, variant.model, f"variant-{variant.name}", settings)
+    # The stages share the variant's instance, as on SageMaker.
+    n = len(variant.model)
+    return [_variant_server(variant, spec, f"{variant.name}-stage-{i}", settings, n)
+            for i, spec in enumerate(variant.model)]
+
+
+def _ingress_app(name: str, variants: list[Variant], settings: Settings,
+                 specs: list[ModelSpec], weights: dict[str, float]):
+    """The endpoint's application: its ingress deployment bound to its backends."""
+    from ray import serve
+
+    ongoing = max(v.max_ongoing_requests for v in variants)
+    if len(variants) == 1 and isinstance(variants[0].model, ModelSpec):  # the ingress holds it
+        v = variants[0]
+        backends = {v.name: v.model}
+        options = {**_scale(v), "ray_actor_options": _actor_options(v.resources),
+                   "max_ongoing_requests": max(ongoing, settings.batch_size)}
+    else:  # the ingress only routes: one replica, no CPU, room for every variant's requests
+        backends = {v.name: _variant_backend(v, settings) for v in variants}
+        options = {"num_replicas": 1, "ray_actor_options": {"num_cpus": 0},
+                   "max_ongoing_requests": 4 * ongoing * len(variants)}
+    multi = max(m.multi_model for m in specs)
+    ingress = multi_model_ingress(multi) if multi else Ingress
+    return serve.deployment(ingress, name="ingress", logging_config=_quiet(),
+                            **options).bind(name, settings, backends, weights)
+
+
+# -- lifecycle ----------------------------------------------------------------------------------
+
+
+def deploy(name: str, variants: list[Variant], settings: Settings | None = None,
+           wait: bool = True) -> str:
+    """Start (or update in place) endpoint ``name``; return its URL.
+
+    With ``wait``, return once every replica that must run is up (a variant scaled to zero
+    has none to wait for)."""
+    import ray
+    from ray import serve
+
+    settings = settings or Settings()
+    specs = _check(name, variants)
+    start_serve()
+    weights = {v.name: v.weight for v in variants}
+    app = _ingress_app(name, variants, settings, specs, weights)
+    # The weights are in the state actor before the first ingress replica asks for them.
+    ray.get(_state(name, create=True).set_weights.remote(weights))
+    try:
+        serve.run_many([serve.RunTarget(app, name=name, route_prefix=f"/endpoints/{name}",
+                                        logging_config=_quiet())],
+                       wait_for_applications_running=wait)
+    except RuntimeError as e:  # a replica failed to start (a model that does not load, ...)
+        raise ServingError(f"endpoint {name!r} failed to start: {e}") from None
+    return endpoint_url(name)
+
+
+def delete(name: str) -> None:
+    """Remove endpoint ``name``: its application, then its state actor."""
+    import ray
+    from ray import serve
+
+    serve.delete(name)
+    state = _state(name)
+    if state is not None:
+        ray.kill(state)
+
+
+def statuses() -> dict[str, dict]:
+    """Serve's view of every endpoint: ``{name: {"status", "message", "deployments": {name:
+    {"status", "replicas": {state: n}}}}}``; empty when Serve is not running."""
+    from ray import serve
+    from ray.serve.exceptions import RayServeException
+
+    try:
+        apps = serve.status().applications
+    except RayServeException:  # Serve is not running on this cluster
+        return {}
+    return {name: {"status": str(app.status), "message": app.message,
+                   "deployments": {d: {"status": str(s.status), "replicas": dict(s.replica_states)}
+                                   for d, s in app.deployments.items()}}
+            for name, app in apps.items()}
+
+
+def status(name: str) -> dict | None:
+    """:func:`statuses` of endpoint ``name``; None if no such application."""
+    return statuses().get(name)
