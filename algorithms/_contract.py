@@ -10,7 +10,7 @@ registered algorithm through the same checks.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from algorithms._hyperparameters import HP, validate
@@ -39,6 +39,9 @@ class Algorithm:
     required_channels: tuple[str, ...] = ("train",)
     # Rules across hyperparameters, on converted values: [(name, message)].
     check: Callable[[dict], list[tuple[str, str]]] = lambda hp: []
+    # Hyperparameters that train it in seconds on a small binary problem (the conformance
+    # suite fits every registered algorithm with them).
+    example_hyperparameters: Mapping[str, object] = field(default_factory=dict)
 
     def validate(self, hyperparameters: dict) -> dict:
         """Converted hyperparameters, or one AlgorithmError whose ``problems`` are

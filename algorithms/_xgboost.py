@@ -247,4 +247,6 @@ def algorithm():
 
     return Algorithm("xgboost", HYPERPARAMETERS, train_fn, load_model, predict, metric_names,
                      default_objective, feature_count, trainer="xgboost", mlflow_flavor="xgboost",
-                     check=_check)
+                     check=_check, example_hyperparameters={
+                         "num_round": 5, "max_depth": 3, "objective": "binary:logistic",
+                         "eval_metric": "auc"})

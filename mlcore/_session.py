@@ -38,7 +38,7 @@ _SESSION_VARS = ("MLCORE_HOME", "MLFLOW_TRACKING_URI", "MLCORE_RECORDS_URI", "AW
 def environment() -> dict[str, str]:
     """This session's settings, for a process that works on its behalf (a tuning trial).
     Passed through Ray's object store, never a runtime env (which the dashboard shows)."""
-    env = {k: os.environ[k] for k in _SESSION_VARS if os.environ.get(k)}
+    env = constants.present(_SESSION_VARS)
     env["MLCORE_HOME"] = str(constants.home())
     return env
 
@@ -59,8 +59,8 @@ def ensure_ray(address: str | None = None, log_to_driver: bool = True) -> None:
     address = address or constants.get("RAY_ADDRESS")
     if address:
         # A driver started by `ray job submit` already runs inside the job's runtime env.
-        inside_job = "RAY_JOB_CONFIG_JSON_ENV_VAR" in os.environ
-        env = {k: os.environ[k] for k in constants.FORWARDED_TO_WORKERS if os.environ.get(k)}
+        inside_job = bool(constants.get("RAY_JOB_CONFIG_JSON_ENV_VAR"))
+        env = constants.present(constants.FORWARDED_TO_WORKERS)
         env.setdefault("MLCORE_HOME", str(constants.home()))
         runtime_env = None if inside_job else {"env_vars": env}
         ray.init(address=address, runtime_env=runtime_env, log_to_driver=log_to_driver)

@@ -1,6 +1,8 @@
 """Every environment variable mlcore reads, declared once: name, type, default and why.
 
-Nothing else in the code base reads ``os.environ`` for these; it calls :func:`get`.
+Nothing else in the code base reads ``os.environ``; it calls :func:`get` (or :func:`present`
+for variables passed on to other processes). Code that sets variables for Ray's processes,
+and restores them after, writes ``os.environ`` itself.
 """
 
 from __future__ import annotations
@@ -68,6 +70,10 @@ ENV_VARS: dict[str, EnvVar] = {
         EnvVar("MLCORE_DEPLOY_SERVE_S", float, float("inf"),
                "Seconds `mlcore deploy` on an embedded Ray serves before it deletes the endpoint "
                "and exits; unset serves until Ctrl-C."),
+        EnvVar("RAY_JOB_CONFIG_JSON_ENV_VAR", str, "",
+               "Set by Ray in a driver that `ray job submit` started (it already runs in the "
+               "job's runtime env)."),
+        EnvVar("LOCAL_RANK", int, 0, "Set by Ray Train in each worker: its rank on its node."),
         EnvVar("MLCORE_TORCH_EXTENSIONS_DIR", str, "",
                "Where DeepSpeed caches the C++ ops it compiles (~25 s each on first use) for "
                "workers; empty means $MLCORE_HOME/torch_extensions."),
@@ -99,6 +105,12 @@ def get(name: str):
 
         raise MLCoreError(f"environment variable {name} must be a {var.type.__name__}; got "
                           f"{raw!r} ({var.doc})") from None
+
+
+def present(names) -> dict[str, str]:
+    """The variables among ``names`` that are set (and not empty), to pass on to a process
+    that works for this one."""
+    return {k: os.environ[k] for k in names if os.environ.get(k)}
 
 
 def secret(name: str) -> str | None:

@@ -12,6 +12,7 @@ import ray
 
 from mlcore import _storage, constants
 from mlcore.errors import MLCoreError
+from parallel._ray_compat import abort_run
 
 log = logging.getLogger("mlcore")
 
@@ -156,7 +157,7 @@ def _abort(sink) -> bool:
     if controller is None and pg is None:
         return False
     try:
-        ray.get(controller.abort.remote(), timeout=constants.get("MLCORE_ABORT_TIMEOUT_S"))
+        abort_run(controller, constants.get("MLCORE_ABORT_TIMEOUT_S"))
         return True
     except Exception as e:  # the run may have ended meanwhile, or the abort hangs
         log.info("aborting the training run: %s; ending it by force", e)

@@ -105,13 +105,9 @@ def controller_handle():
     run gracefully (worker group and placement group released) only through its controller,
     and hands the controller to the driver only in a SIGINT handler; the worker's context has
     it. The placement group is the fallback: removed by hand when the abort does not finish."""
-    try:
-        from ray.train.v2._internal.execution.context import get_train_context
+    from parallel._ray_compat import train_controller
 
-        controller = get_train_context().controller_actor
-    except Exception:  # an older or newer Ray: no graceful abort, the run ends with its owner
-        controller = None
-    return controller, ray.get_runtime_context().get_placement_group_id()
+    return train_controller(), ray.get_runtime_context().get_placement_group_id()
 
 
 def report_checkpoint(metrics: dict, write: Callable[[str], None], final: bool = False) -> None:

@@ -21,8 +21,7 @@ Every function must be called by every rank the same number of times where it sa
 
 from __future__ import annotations
 
-import os
-
+from mlcore import constants
 from parallel._script import state as _state
 
 
@@ -70,7 +69,7 @@ def rank() -> int:
 
 
 def local_rank() -> int:
-    return int(os.environ.get("LOCAL_RANK", 0))
+    return constants.get("LOCAL_RANK")
 
 
 def world_size() -> int:

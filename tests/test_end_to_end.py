@@ -35,7 +35,9 @@ def _check_quickstart_output(out: str, home: Path) -> str:
     assert "registered breast-cancer-xgboost version 1 (Approved)" in out
     assert "predictions for 58 rows" in out and "-> " in out
     job = out.split("training job ")[1].split(":")[0]
-    record = json.loads((home / "jobs" / f"{job}.json").read_text())
+    from mlcore.records import RecordStore
+
+    record = RecordStore(f"sqlite:///{home}/records.db").get("TrainingJob", job)
     assert record["TrainingJobStatus"] == "Completed"
     assert (home / "output" / job / "model" / "_COMMITTED").exists()
     return job
@@ -61,6 +63,22 @@ def test_quickstart_cli_and_job_records(tmp_path):
     missing = subprocess.run([str(BIN / "mlcore"), "jobs", "describe", "no-such-job"],
                              env=_env(home), capture_output=True, text=True)
     assert missing.returncode == 1 and "no training job named 'no-such-job'" in missing.stderr
+    done = subprocess.run([str(BIN / "mlcore"), "jobs", "stop", job], env=_env(home),
+                          capture_output=True, text=True)
+    assert done.returncode == 1 and "is Completed already; nothing to stop" in done.stderr
+
+    # Every shipped example validates deeply (models resolve, files exist) against what the
+    # quickstart registered; the pipeline example's churn-* models do not exist here, and
+    # validate says so in one line.
+    configs = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "configs").rglob("*.yaml"))
+    res = subprocess.run([str(BIN / "mlcore"), "validate", *configs], cwd=ROOT,
+                         env=_env(home, ENDPOINT_TOKEN="a-token"),  # endpoint-serverless's auth
+                         capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in res.stderr, res.stderr[-3000:]
+    invalid = [line for line in res.stderr.splitlines() if line.startswith("configs/")]
+    assert [line.split(":")[0] for line in invalid] == ["configs/endpoint-pipeline.yaml"], res.stderr
+    assert "churn-preprocess" in invalid[0], invalid
+    assert res.stdout.count(": valid ") == len(configs) - 1, res.stdout
 
 
 def _kill_cluster(temp_dir: str) -> None:

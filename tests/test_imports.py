@@ -6,7 +6,7 @@ import sys
 import pytest
 
 PUBLIC = [
-    "mlcore", "mlcore.errors", "mlcore.constants", "mlcore.jobs", "mlcore.registry",
+    "mlcore", "mlcore.specs", "mlcore.records", "mlcore.services", "mlcore.errors", "mlcore.constants", "mlcore.jobs", "mlcore.registry",
     "mlcore.instances", "mlcore.cli", "mlcore.sagemaker", "mlcore.sagemaker.estimator",
     "mlcore.sagemaker.inputs", "mlcore.sagemaker.serializers", "mlcore.sagemaker.deserializers",
     "mlcore.sagemaker.image_uris", "mlcore.sagemaker.session", "mlcore.sagemaker.predictor",
@@ -26,7 +26,7 @@ def test_imports_in_fresh_interpreter(module):
 
 
 def test_core_does_not_import_the_layers_above():
-    code = ("import sys, mlcore, mlcore.jobs, mlcore.registry, mlcore.instances; "
+    code = ("import sys, mlcore, mlcore.jobs, mlcore.registry, mlcore.instances, mlcore.specs, mlcore.records; "
             "bad = [m for m in ('algorithms', 'parallel', 'serving', 'ray') if m in sys.modules]; "
             "assert not bad, bad")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

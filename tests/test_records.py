@@ -18,7 +18,7 @@ import _postgres
 import pytest
 import sqlalchemy as sa
 
-from mlcore.errors import JobNotFound
+from mlcore.errors import JobNotFound, StorageError
 from mlcore.records import (
     EndpointRecord,
     Record,
@@ -322,6 +322,13 @@ def test_migration_of_old_json_records(url, tmp_path, monkeypatch, caplog):
     assert [r.name for r in TuningJobRecord.list()] == ["tune"]
 
 
+def test_an_unreachable_store_says_so_without_the_password():
+    rs = RecordStore("postgresql://mlcore:s3cret@127.0.0.1:1/records")  # nothing listens on 1
+    with pytest.raises(StorageError, match="cannot use the record store postgresql") as err:
+        rs.names("TrainingJob")
+    assert "s3cret" not in str(err.value) and "MLCORE_RECORDS_URI" in str(err.value)
+
+
 def test_default_store_is_sqlite_under_home(tmp_path, monkeypatch):
     monkeypatch.delenv("MLCORE_RECORDS_URI", raising=False)
     monkeypatch.setenv("MLCORE_HOME", str(tmp_path / "home"))
@@ -331,12 +338,18 @@ def test_default_store_is_sqlite_under_home(tmp_path, monkeypatch):
 
 def test_another_home_sharing_the_postgres_store_sees_records(postgres_url, tmp_path,
                                                               monkeypatch):
-    # TODO: `mlcore jobs list` once the CLI reads mlcore.records.
+    """A job submitted on one machine (here: its own MLCORE_HOME) is listed and described by
+    `mlcore jobs` on another that points at the same MLCORE_RECORDS_URI."""
     monkeypatch.setenv("MLCORE_RECORDS_URI", postgres_url)
     monkeypatch.setenv("MLCORE_HOME", str(tmp_path / "machine-a"))
-    assert TrainingJobRecord.claim("shared-job")
+    assert TrainingJobRecord.claim("shared-job", DriverHost="machine-a", DriverPid=1)
+    TrainingJobRecord.load("shared-job").update(TrainingJobStatus=Status.COMPLETED)
     env = {**os.environ, "MLCORE_HOME": str(tmp_path / "machine-b")}
-    out = _python("from mlcore.records import TrainingJobRecord; "
-                  "print([r.name for r in TrainingJobRecord.list()])", env=env)
-    assert "'shared-job'" in out.stdout
+    cli = [sys.executable, "-m", "mlcore.cli", "jobs"]
+    listed = subprocess.run([*cli, "list"], env=env, capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    assert any(line.split()[:2] == ["shared-job", "Completed"] for line in listed.stdout.splitlines())
+    desc = subprocess.run([*cli, "describe", "shared-job"], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert json.loads(desc.stdout)["DriverHost"] == "machine-a"
     assert not (tmp_path / "machine-b" / "records.db").exists()

@@ -7,8 +7,10 @@ import sys
 import time
 from dataclasses import asdict
 
-from mlcore import _registry
+from mlcore import _registry, constants
+from mlcore._instances import CATALOG
 from mlcore.errors import MLCoreError, SpecError
+from mlcore.services import tuning
 from mlcore.specs import KINDS, kind_of_noun, load_file
 
 
@@ -49,8 +51,6 @@ def run(path: str, job_name: str | None, quiet: bool = False, expect: str | None
 def _serve_until_interrupted(service, name: str) -> None:
     """An endpoint on the embedded Ray lives as long as this process: serve until Ctrl-C (or
     MLCORE_DEPLOY_SERVE_S seconds), then delete it."""
-    from mlcore import constants
-
     _say("serving from this process (embedded Ray); Ctrl-C stops the endpoint")
     end = time.monotonic() + constants.get("MLCORE_DEPLOY_SERVE_S")
     try:
@@ -63,8 +63,6 @@ def _serve_until_interrupted(service, name: str) -> None:
 
 
 def tune(path: str | None, job_name: str | None, resume: str | None, quiet: bool = False) -> int:
-    from mlcore.services import tuning
-
     if resume:
         spec = tuning.resume_spec(resume)
     else:
@@ -129,8 +127,6 @@ def models(action: str, group: str | None, version: int | None) -> int:
 
 
 def instances() -> int:
-    from mlcore._instances import CATALOG
-
     _say(f"{'TYPE':20} {'CPU':>4} {'MEM GiB':>8} {'GPU':>4} {'NEURON':>6}")
     _say(f"{'local':20} {1:>4} {'-':>8} {0:>4} {0:>6}   (one CPU per worker)")
     for t in CATALOG.values():

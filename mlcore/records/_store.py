@@ -74,7 +74,7 @@ def _create_engine(url: str) -> sa.Engine:
     try:
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             engine = sa.create_engine(parsed)
             sa.event.listen(engine, "connect", _sqlite_pragmas)
         else:
@@ -92,7 +92,7 @@ def _create_engine(url: str) -> sa.Engine:
             # and our CREATE; the second check then sees it. Anything else fails twice.
             if attempt == 2:
                 raise StorageError(f"cannot use the record store {_shown(parsed)}: "
-                                   f"{str(exc.orig).strip()}; check MLCORE_RECORDS_URI",
+                                   f"{' '.join(str(exc.orig).split())}; check MLCORE_RECORDS_URI",
                                    url=_shown(parsed)) from None
     raise AssertionError("unreachable")
 

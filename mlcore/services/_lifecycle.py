@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from mlcore import _tracking
+from mlcore import _session, _tracking
 from mlcore.errors import MLCoreError, SpecError
 from mlcore.records import Record, Status, TrainingJobRecord
 from mlcore.specs import check_name
@@ -127,8 +127,6 @@ class Handle:
         self._stop(self.name)
 
     def logs(self) -> None:
-        from mlcore import _session
-
         rec = self.record()
         print(f"{rec.name}: {rec.status}; MLflow run {getattr(rec, 'MlflowRunId', None)} at "
               f"{_session.redact(_session.tracking_uri())}")

@@ -14,6 +14,8 @@ from pathlib import Path
 from mlcore import _registry, _storage, _tracking
 from mlcore.records import Status, TrainingJobRecord, TuningJobRecord
 from mlcore.services import _lifecycle
+from mlcore.services.tuning import _search_space
+from mlcore.services.tuning._compat import distribution_contains
 from mlcore.specs import TuningJob
 
 log = logging.getLogger("mlcore")
@@ -126,8 +128,6 @@ def study_of(rows: list[dict], spec: TuningJob):
     """An in-memory Optuna study of the completed trials (for Optuna's plots, any strategy)."""
     import optuna
 
-    from mlcore.services.tuning import _search_space
-
     dists = _search_space.optuna_distributions(spec.hyperparameter_ranges)
     study = optuna.create_study(direction="maximize" if spec.maximize() else "minimize")
     for r in rows:
@@ -140,10 +140,7 @@ def study_of(rows: list[dict], spec: TuningJob):
 
 
 def _fits(dist, value) -> bool:
-    try:
-        return value is not None and dist._contains(dist.to_internal_repr(value))
-    except (ValueError, TypeError):
-        return False
+    return distribution_contains(dist, value)
 
 
 def _save_artifacts(spec: TuningJob, record, rows: list[dict]) -> dict[str, str]:

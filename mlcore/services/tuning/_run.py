@@ -21,11 +21,13 @@ import os
 import sys
 import time
 
-from mlcore import _session, _storage, _tracking, constants
+from mlcore import _instances, _session, _storage, _tracking, constants
 from mlcore.errors import AlgorithmError, MLCoreError, SpecError
 from mlcore.records import Status, TrainingJobRecord, TuningJobRecord
+from mlcore.services import training
 from mlcore.services._lifecycle import claim_name, driver, finish
-from mlcore.services.tuning import _search_space
+from mlcore.services.tuning import _results as _tuning_results
+from mlcore.services.tuning import _search_space, _warm_start
 from mlcore.services.tuning._trial import OBJECTIVE, ROUND, TrialNamer, job_of, trainable
 from mlcore.specs import CategoricalRange, TuningJob, check_name
 
@@ -45,8 +47,6 @@ def check(spec: TuningJob) -> None:
         raise SpecError(f"max_jobs: the grid has {size} combinations but max_jobs is "
                         f"{spec.max_jobs}; raise max_jobs or shrink the ranges",
                         [("max_jobs", "smaller than the grid")])
-    from mlcore.services import training
-
     est = spec.estimator
     algo = training.check_job(est).algorithm
     problems = _range_problems(algo, est.hyperparameters, spec.hyperparameter_ranges)
@@ -151,13 +151,7 @@ def _searcher(spec: TuningJob, study_uri: str | None, parallel: int):
     return OptunaSearch(space=_search_space.optuna_distributions(spec.hyperparameter_ranges),
                         metric=OBJECTIVE, mode="max" if spec.maximize() else "min",
                         sampler=sampler, study_name=spec.name,
-                        storage=_study_storage(study_uri) if study_uri else None)
-
-
-def _study_storage(uri: str):
-    import optuna
-
-    return optuna.storages.RDBStorage(uri, engine_kwargs={"connect_args": {"timeout": 30}})
+                        storage=_search_space.study_storage(study_uri) if study_uri else None)
 
 
 def _scheduler(spec: TuningJob):
@@ -176,8 +170,6 @@ def _scheduler(spec: TuningJob):
 def concurrency(spec: TuningJob) -> int:
     """max_parallel_jobs, lowered to what the cluster holds at once (a trial whose workers
     cannot be placed would wait and time out)."""
-    from mlcore import _instances
-
     need = _instances.worker_resources(spec.estimator.instance_type)
     total = {}
     for node in _session.cluster_nodes():
@@ -195,8 +187,6 @@ def concurrency(spec: TuningJob) -> int:
 
 def run(spec: TuningJob, name: str, resume: bool = False, logs: bool = True) -> TuningJobRecord:
     """Run (or resume) the tuning job ``name``; return its final record."""
-    from mlcore.services.tuning import _results as _tuning_results
-
     spec = spec.model_copy(update={"name": name})
     output = spec.estimator.output_path or _session.default_output_path()
     folder = _storage.join(output, name)
@@ -274,8 +264,6 @@ def _tuner(spec: TuningJob, record, resume: bool, logs: bool):
                                   resume_unfinished=True, resume_errored=False,
                                   param_space=param_space or None, storage_filesystem=storage_fs)
     if spec.warm_start_config and not record.WarmStartNotes:
-        from mlcore.services.tuning import _warm_start
-
         record.update(WarmStartNotes=_warm_start.seed(spec, record.StudyUri))
     parallel = concurrency(spec)
     searcher = _searcher(spec, record.StudyUri, parallel)

@@ -195,3 +195,10 @@ def max_concurrency(intervals: list[tuple[float, float]]) -> int:
         now += delta
         peak = max(peak, now)
     return peak
+
+
+def study_storage(uri: str):
+    """The Optuna study of a Bayesian tuning job (SQLite; waits out another writer's lock)."""
+    import optuna
+
+    return optuna.storages.RDBStorage(uri, engine_kwargs={"connect_args": {"timeout": 30}})

@@ -117,11 +117,10 @@ def trial(config: dict, context: dict, should_stop=None) -> None:
 
 def trainable():
     """A Tune function trainable for :func:`trial` whose stop lets the training job end
-    cleanly: Tune's own stop ends the trial actor at once, and a Ray Train run whose driver
-    dies keeps its placement group (its cleaner needs Ray's dashboard), so the CPUs leak."""
-    from ray.train._internal.session import get_session
-    from ray.tune.result import RESULT_DUPLICATE
-    from ray.tune.trainable.function_trainable import FunctionTrainable
+    cleanly (see :func:`_compat.function_trainable_base` for why this subclasses Tune)."""
+    from mlcore.services.tuning._compat import function_trainable_base, stop_training_thread
+
+    FunctionTrainable, get_session, RESULT_DUPLICATE = function_trainable_base()
 
     class TrialTrainable(FunctionTrainable):
         def setup(self, config, context=None):
@@ -137,13 +136,10 @@ def trainable():
 
         def cleanup(self):
             session = get_session()
-            thread = getattr(session, "training_thread", None)
-            if session is not None and session.training_started and thread.is_alive():
+            if session is not None and session.training_started and session.training_thread.is_alive():
                 self._stop_reason = ("stopped by the tuner: early stopping (ASHA) ranked it behind "
                                      "the other trials at a rung, or the tuning job ended")
-                session.stop_event.set()  # a report waiting on Tune returns (SystemExit)
-                session.continue_lock.release()
-                thread.join(timeout=constants.get("MLCORE_TRIAL_STOP_TIMEOUT_S"))
+                stop_training_thread(session, constants.get("MLCORE_TRIAL_STOP_TIMEOUT_S"))
             super().cleanup()
 
     TrialTrainable.__name__ = TrialTrainable.__qualname__ = "trial"

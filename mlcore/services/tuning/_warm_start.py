@@ -64,12 +64,10 @@ def seed(spec: TuningJob, study_uri: str) -> list[str]:
     """Add the parents' fitting trials to the study; return notes on what was changed."""
     import optuna
 
-    from mlcore.services.tuning._run import _study_storage
-
     trials = parent_trials(spec)
     kept, notes = _search_space.fit_parent_trials(trials, spec.hyperparameter_ranges)
     dists = _search_space.optuna_distributions(spec.hyperparameter_ranges)
-    study = optuna.create_study(study_name=spec.name, storage=_study_storage(study_uri),
+    study = optuna.create_study(study_name=spec.name, storage=_search_space.study_storage(study_uri),
                                 direction="maximize" if spec.maximize() else "minimize",
                                 load_if_exists=True)
     for job, params, value in kept:

@@ -1,0 +1,138 @@
+"""The layers import only downwards, and nothing imports in a cycle.
+
+base (``mlcore`` itself: errors, constants, storage, session, instances, tracking, registry,
+``specs``, ``records``) <- ``algorithms`` / ``parallel`` / ``serving`` <- ``mlcore.services``
+<- ``mlcore.sagemaker`` and ``mlcore.cli``. Every import is read from the source (in-function
+ones too), and every module is imported alone in a fresh interpreter to see what it pulls in.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+PACKAGES = ("mlcore", "algorithms", "parallel", "serving")
+
+
+def _layer(module: str) -> str:
+    if module.startswith("mlcore.services"):
+        return "services"
+    if module.startswith("mlcore.sagemaker"):
+        return "facade"
+    if module.startswith("mlcore.cli"):
+        return "cli"
+    return module.split(".")[0] if module.split(".")[0] in PACKAGES[1:] else "base"
+
+
+# What each layer may import (besides itself). The facade may use serving's client side (the
+# HTTP Predictor and the codecs, which run in the user's process), never the engines below it.
+ALLOWED = {
+    "base": set(),
+    "parallel": {"base"},
+    "serving": {"base"},
+    "algorithms": {"base", "parallel"},
+    "services": {"base", "algorithms", "parallel", "serving"},
+    "facade": {"base", "services", "serving"},
+    "cli": {"base", "services"},
+}
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for pkg in PACKAGES:
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            out[name] = path
+    return out
+
+
+MODULES = _modules()
+
+
+def _imports(name: str, path: Path) -> list[tuple[str, bool]]:
+    """``(imported project module, at module level)`` for every import in ``path``."""
+    tree = ast.parse(path.read_text())
+    top = {id(n) for n in tree.body}
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + [base]).strip(".")
+            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base for a in node.names]
+        else:
+            continue
+        out += [(t, id(node) in top) for t in targets if t.split(".")[0] in PACKAGES]
+    return out
+
+
+def test_layers_import_only_downwards():
+    bad = []
+    for name, path in MODULES.items():
+        for target, _ in _imports(name, path):
+            src, dst = _layer(name), _layer(target)
+            if src != dst and dst not in ALLOWED[src]:
+                bad.append(f"{name} ({src}) imports {target} ({dst})")
+    assert not bad, "\n".join(bad)
+
+
+def test_no_import_cycles_at_module_level():
+    graph = {n: {t for t, top in _imports(n, p) if top and t in MODULES and t != n}
+             for n, p in MODULES.items()}
+    # A package's __init__ imports its submodules, and they import their siblings through it:
+    # that is not a cycle of modules, so edges into a package's own __init__ are left out.
+    for n in graph:
+        graph[n] = {t for t in graph[n] if not n.startswith(t + ".")}
+    cycles, state = [], {}
+
+    def visit(n, stack):
+        state[n] = "open"
+        for t in graph[n]:
+            if state.get(t) == "open":
+                cycles.append(" -> ".join(stack[stack.index(t):] + [t]))
+            elif t not in state:
+                visit(t, stack + [t])
+        state[n] = "done"
+
+    for n in graph:
+        if n not in state:
+            visit(n, [n])
+    assert not cycles, "\n".join(cycles)
+
+
+_PROBE = """
+import importlib, sys
+importlib.import_module({name!r})
+print("\\n".join(m for m in sys.modules if m.split(".")[0] in {packages!r}))
+"""
+
+
+def _fresh_import(name: str) -> tuple[str, int, set[str], str]:
+    res = subprocess.run([sys.executable, "-c", _PROBE.format(name=name, packages=PACKAGES)],
+                         capture_output=True, text=True, cwd=ROOT, timeout=300)
+    return name, res.returncode, set(res.stdout.split()), res.stderr[-1500:]
+
+
+@pytest.mark.slow
+def test_every_module_imports_alone_and_pulls_in_no_higher_layer():
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(_fresh_import, [m for m in MODULES if not m.endswith("__main__")]))
+    failures = [f"{n}: {err}" for n, rc, _, err in results if rc]
+    assert not failures, "\n\n".join(failures)
+    bad = []
+    for name, _, pulled, _ in results:
+        src = _layer(name)
+        higher = sorted(m for m in pulled if _layer(m) != src and _layer(m) not in ALLOWED[src])
+        if higher:
+            bad.append(f"{name} ({src}) pulls in {', '.join(higher[:5])}")
+    assert not bad, "\n".join(bad)
