@@ -119,6 +119,14 @@ def _label_name(schema: pa.Schema, kind: str, label_column: str | None, path: st
 
 def check_channel(name: str, uri: str, declared_type: str | None, label_column: str | None) -> int:
     """Cheap driver-side check before any worker starts; returns the feature count."""
+    return resolve_channel(name, uri, declared_type, label_column)["features"]
+
+
+def resolve_channel(name: str, uri: str, declared_type: str | None,
+                    label_column: str | None) -> dict:
+    """Check a channel on the driver and resolve it once for the workers: ``{uri,
+    content_type, files (the non-empty data files, in order), features}``; DataError naming
+    the channel and the fix when it is missing, empty or not numeric."""
     try:
         files = _storage.list_files(uri)
     except StorageError as e:
@@ -137,19 +145,25 @@ def check_channel(name: str, uri: str, declared_type: str | None, label_column: 
                     or pa.types.is_boolean(field.type)):
                 raise DataError(f"channel {name!r}: {files[0]}: column {field.name!r} is "
                                 f"{field.type}, not numeric; encode it as numbers", channel=name)
-        return len(schema.names) - 1
-    first = next(f for f in files if fs.size(f) > 0)
-    X, _ = _to_xy(_read_csv(first, uri, first_block_only=True), kind, label_column, first)
-    return X.shape[1]
+        features = len(schema.names) - 1
+    else:
+        first = next(f for f in files if fs.size(f) > 0)
+        X, _ = _to_xy(_read_csv(first, uri, first_block_only=True), kind, label_column, first)
+        features = X.shape[1]
+    return {"uri": uri, "content_type": kind, "files": [f for f in files if fs.size(f) > 0],
+            "features": features}
 
 
 def read_shard(uri: str, declared_type: str | None, rank: int, world: int,
-               label_column: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """This worker's rows of a channel as ``(X float32 [n, f], y float32 [n])``."""
-    files = _storage.list_files(uri)
+               label_column: str | None = None,
+               files: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """This worker's rows of a channel as ``(X float32 [n, f], y float32 [n])``. ``files``:
+    the channel as :func:`resolve_channel` found it (then nothing is listed again)."""
+    if files is None:
+        files = _storage.list_files(uri)
+        fs, _ = _storage.filesystem(uri)
+        files = [f for f in files if fs.size(f) > 0]
     kind = content_type(declared_type, files)
-    fs, _ = _storage.filesystem(uri)
-    files = [f for f in files if fs.size(f) > 0]
     split_rows = len(files) < world
     mine = files if split_rows else files[rank::world]
     parts = []

@@ -156,7 +156,8 @@ def _load_channels(config: dict, rank: int, world: int) -> dict:
     dmats = {}
     for name, ch in config["channels"].items():
         if name in ("train", "validation"):
-            X, y = read_shard(ch["uri"], ch.get("content_type"), rank, world, label_column)
+            X, y = read_shard(ch["uri"], ch.get("content_type"), rank, world, label_column,
+                              ch.get("files"))
             dmats[name] = xgb.DMatrix(X, label=y, nthread=-1)
     return dmats
 

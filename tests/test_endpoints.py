@@ -537,10 +537,13 @@ def test_inference_pipeline_composes_its_stages_each_its_own_deployment():
         assert all(d["replicas"].get("RUNNING") == 1 for n, d in deployments.items() if "stage" in n)
     finally:
         serving.delete("ep-pipe")
+    from mlcore import SpecError
     from mlcore.sagemaker import PipelineModel
 
-    with pytest.raises(ValueError, match="at least 2 models"):
+    with pytest.raises(SpecError, match="at least 2 models"):
         PipelineModel(models=["g/1"])
+    with pytest.raises(TypeError, match="did you mean 'sagemaker_session'"):
+        PipelineModel(models=["g/1", "g/2"], sagemaker_sesion=None)
 
 
 def _sign_of_first(model, X):

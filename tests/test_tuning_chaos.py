@@ -114,7 +114,9 @@ def test_killed_tuning_driver_resumes_and_runs_each_trial_once(tmp_path):
     before = TrainingJobRecord.load(jobs[0], liveness=False)
     cut = TrainingJobRecord.load(jobs[1], liveness=False)
     assert cut.TrainingJobStatus == "InProgress"  # cut off mid-training
-    assert TuningJobRecord.load(name).HyperParameterTuningJobStatus == "InProgress"
+    assert TuningJobRecord.load(name, liveness=False).HyperParameterTuningJobStatus == "InProgress"
+    seen = TuningJobRecord.load(name)  # what `describe` shows: its driver is gone
+    assert seen.HyperParameterTuningJobStatus == "Failed" and f"pid {driver.pid}" in seen.FailureReason
 
     resumed = _cli("tune", "--resume", name, "--quiet")
     try:

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import serving
 from mlcore.errors import EndpointError
-from mlcore.services import endpoints
+from mlcore.records import EndpointRecord
+from mlcore.services import Handle, endpoints
 
 
 class Predictor(serving.Predictor):
     """SageMaker v2's ``Predictor``: ``predict`` over HTTP, ``delete_endpoint`` removes the
     endpoint and its record, ``describe`` returns DescribeEndpoint's fields."""
 
+    @property
+    def _handle(self) -> Handle:
+        return Handle(EndpointRecord, self.endpoint_name, stop=endpoints.delete,
+                      describe=endpoints.describe)
+
     def delete_endpoint(self, delete_endpoint_config: bool = True) -> None:
         """Delete the endpoint and its record (``delete_endpoint_config``: there is none)."""
-        endpoints.delete(self.endpoint_name)
+        self._handle.stop()
 
     def describe(self) -> dict:
-        return endpoints.describe(self.endpoint_name)
+        return self._handle.describe()
 
     def compare_variants(self, ground_truth: dict[str, float], metric: str = "accuracy",
                          threshold: float = 0.5, alpha: float = 0.05) -> dict:

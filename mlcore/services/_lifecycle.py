@@ -83,12 +83,15 @@ def finish(record: Record, status: Status, reason: str | None = None,
 
 class Handle:
     """A job (training, tuning) or endpoint by name: ``describe()``, ``wait()``, ``stop()``,
-    ``logs()`` (SageMaker's ``estimator.latest_training_job``, ``tuner.latest_tuning_job``)."""
+    ``logs()`` (SageMaker's ``estimator.latest_training_job``, ``tuner.latest_tuning_job``,
+    and what a ``Predictor`` describes and deletes its endpoint through). ``describe``: the
+    kind's own description (default: the record's fields, less ``hide``)."""
 
-    def __init__(self, record: type[Record], name: str, stop: Callable[[str], None] | None = None,
-                 hide: tuple[str, ...] = ()):
+    def __init__(self, record: type[Record], name: str, stop: Callable[[str], object] | None = None,
+                 hide: tuple[str, ...] = (), describe: Callable[[str], dict] | None = None):
         self.name = self.job_name = name
         self._record, self._stop, self._hide = record, stop, hide
+        self._describe = describe
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
 
@@ -109,6 +112,8 @@ class Handle:
         return self._record.load(self.name)
 
     def describe(self) -> dict:
+        if self._describe is not None:
+            return self._describe(self.name)
         out = self.record().to_dict()
         for key in self._hide:
             out.pop(key, None)

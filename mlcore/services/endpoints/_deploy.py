@@ -37,8 +37,6 @@ def _script_handle(model, body: bytes, content_type: str, accept: str):
     None when the script defines neither (the endpoint's numeric path serves it)."""
     import numpy as np
 
-    from serving import BadRequest
-    from serving._payload import parse, render
 
     try:
         script = model.unwrap_python_model()
@@ -53,13 +51,13 @@ def _script_handle(model, body: bytes, content_type: str, accept: str):
         try:
             data = handlers.input_fn(body, kind)
         except Exception as e:
-            raise BadRequest(400, f"{script.entry_point} input_fn refused the request: "
+            raise serving.BadRequest(400, f"{script.entry_point} input_fn refused the request: "
                                   f"{type(e).__name__}: {e}") from None
     else:
-        data = parse(body, content_type, None)
+        data = serving.parse_payload(body, content_type, None)
     prediction = script.predict(None, data)
     if not has_out:
-        return render(np.asarray(prediction), accept)
+        return serving.render_payload(np.asarray(prediction), accept)
     media = (accept or "").split(",")[0].split(";")[0].strip().lower()
     media = "application/json" if media in ("", "*/*") else media
     out = handlers.output_fn(prediction, media)

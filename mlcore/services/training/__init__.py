@@ -21,8 +21,9 @@ RECORD = TrainingJobRecord
 
 def check(spec: TrainingJob) -> None:
     """Everything ``run`` would refuse before training: the algorithm and its
-    hyperparameters, the script and its distribution, the names and files of later steps."""
-    check_job(spec)
+    hyperparameters, the script and its distribution, the data of every channel, the names
+    and files of later steps."""
+    check_job(spec).check_data(spec)
     _check_steps(spec)
 
 

@@ -7,7 +7,7 @@ import tempfile
 from dataclasses import dataclass
 
 import algorithms
-from algorithms._data import check_channel
+from algorithms._data import resolve_channel
 from mlcore import _storage, _tracking
 from mlcore.errors import DataError, SpecError
 
@@ -29,21 +29,26 @@ class BuiltinJob:
         return cls(algo)
 
     def preflight(self, plan) -> None:
-        """Every channel is readable and they agree on the feature count."""
-        spec = plan.spec
+        plan.channels = self.check_data(plan.spec)
+
+    def check_data(self, spec) -> dict[str, dict]:
+        """Every channel is readable and they agree on the feature count; returns them
+        resolved (content type, data files) so the workers list nothing again."""
         label = spec.hyperparameters.get("label_column")
-        features = {n: check_channel(n, c.uri, c.content_type, label)
+        resolved = {n: resolve_channel(n, c.uri, c.content_type, label)
                     for n, c in spec.inputs.items() if n in self.algorithm.channels}
+        features = {n: c["features"] for n, c in resolved.items()}
         if len(set(features.values())) > 1:
             raise DataError(f"channels have different feature counts ({features}); every "
                             "channel needs the same features in the same order")
+        return resolved
 
     def train_config(self, plan) -> dict:
         spec = plan.spec
         return {"hyperparameters": spec.hyperparameters,
                 "checkpoint_frequency": spec.checkpoint_frequency,
                 "checkpoint_min_interval_s": spec.checkpoint_min_interval_s,
-                "channels": {k: c.model_dump() for k, c in spec.inputs.items()}}
+                "channels": plan.channels or {k: c.model_dump() for k, c in spec.inputs.items()}}
 
     def environment(self, plan) -> dict[str, str]:
         return dict(plan.spec.environment)

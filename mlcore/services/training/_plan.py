@@ -26,7 +26,9 @@ class TrainingPlan:
     placement: _instances.Placement
     output: str                        # <output_path>
     checkpoint_uri: str
-    tags: dict = field(default_factory=dict)
+    # The channels as the driver's checks resolved them (content type, data files), for the
+    # workers; filled in before training starts.
+    channels: dict = field(default_factory=dict)
 
     @property
     def algorithm(self) -> algorithms.Algorithm:
@@ -36,10 +38,10 @@ class TrainingPlan:
         return _storage.join(self.output, self.name, *parts)
 
 
-def check(spec: TrainingJob) -> BuiltinJob | ScriptJob:
+def check(spec: TrainingJob, placement: _instances.Placement | None = None) -> BuiltinJob | ScriptJob:
     """What can be checked without a cluster: the algorithm and its hyperparameters and
     channels, or the script and its distribution. Returns the job's kind."""
-    placement = _instances.placement(spec.instance_type, spec.instance_count)
+    placement = placement or _instances.placement(spec.instance_type, spec.instance_count)
     if spec.entry_point:
         return ScriptJob.prepare(spec, placement)
     return BuiltinJob.prepare(spec)
@@ -49,11 +51,11 @@ def prepare(spec: TrainingJob, job_name: str | None, base: str | None,
             resume: bool = False) -> TrainingPlan:
     """Check ``spec``, then claim ``job_name`` (or a generated one) atomically; ``resume``:
     the named job exists and runs again. Raises before any job exists on a user error."""
-    job = check(spec)
+    placement = _instances.placement(spec.instance_type, spec.instance_count)
+    job = check(spec, placement)
     if not base:
         base = spec.algorithm or "training"
     name = _lifecycle.claim_name(TrainingJobRecord, job_name, base, resume=resume)
     output = spec.output_path or _session.default_output_path()
     ckpt = spec.checkpoint_s3_uri or _storage.join(output, name, "checkpoints")
-    return TrainingPlan(spec, name, job, _instances.placement(spec.instance_type,
-                                                              spec.instance_count), output, ckpt)
+    return TrainingPlan(spec, name, job, placement, output, ckpt)

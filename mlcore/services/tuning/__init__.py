@@ -10,12 +10,21 @@ import time
 from mlcore import _session
 from mlcore.errors import MLCoreError
 from mlcore.records import Status, TuningJobRecord
+from mlcore.services import training
 from mlcore.services.tuning._results import COLUMNS, table
-from mlcore.services.tuning._run import check, check_resumable, concurrency, prepare
+from mlcore.services.tuning._run import check as check_ranges
+from mlcore.services.tuning._run import check_resumable, concurrency, prepare
 from mlcore.services.tuning._run import run as execute
 from mlcore.specs import TuningJob
 
 RECORD = TuningJobRecord
+
+
+def check(spec: TuningJob) -> None:
+    """What a tuning job would refuse before its first trial (ranges the algorithm refuses, an
+    objective it never reports), and the estimator's own checks (its data included)."""
+    check_ranges(spec)
+    training.check(spec.estimator)
 
 
 def run(spec: TuningJob, name: str | None = None, logs: bool = True, say=print,
