@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from algorithms._hyperparameters import HP, validate
+from mlcore._builtins import BUILTIN_ALGORITHMS
 from mlcore.errors import AlgorithmError
-from mlcore.specs import BUILTIN_ALGORITHMS
 
 CSV, PARQUET = "text/csv", "application/x-parquet"
 

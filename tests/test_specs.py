@@ -99,8 +99,14 @@ def test_validate_cli(tmp_path):
     good.write_text(yaml.safe_dump(BASE))
     bad.write_text(yaml.safe_dump(with_(instance_count=0, foo=1)))
     cli = [sys.executable, "-m", "mlcore.cli", "validate"]
+    # validate reads the data too: a missing file is named, then the same spec with its data
+    missing = subprocess.run(cli + [str(good)], capture_output=True, text=True)
+    assert missing.returncode == 2 and "channel 'train'" in missing.stderr
+    assert "data/train.csv does not exist" in missing.stderr
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.csv").write_text("1,0.5,2\n0,0.1,3\n")
     ok = subprocess.run(cli + [str(good)], capture_output=True, text=True)
-    assert ok.returncode == 0 and "valid TrainingJob" in ok.stdout
+    assert ok.returncode == 0 and "valid TrainingJob" in ok.stdout, ok.stderr
     res = subprocess.run(cli + [str(bad)], capture_output=True, text=True)
     assert res.returncode == 2
     assert "instance_count" in res.stderr and "foo: unknown field" in res.stderr

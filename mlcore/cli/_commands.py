@@ -1,4 +1,8 @@
-"""What each ``mlcore`` subcommand does, driven by the table of kinds."""
+"""What each ``mlcore`` subcommand does, driven by the table of kinds.
+
+A kind's service is imported when a command needs it (``Kind.service``): services import
+Ray, which takes seconds, and ``mlcore models list`` or a spec error should not wait for it.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,6 @@ from dataclasses import asdict
 from mlcore import _registry, constants
 from mlcore._instances import CATALOG
 from mlcore.errors import MLCoreError, SpecError
-from mlcore.services import tuning
 from mlcore.specs import KINDS, kind_of_noun, load_file
 
 
@@ -41,11 +44,16 @@ def run(path: str, job_name: str | None, quiet: bool = False, expect: str | None
     if expect and spec.kind != expect:
         raise SpecError(f"{path} is a {spec.kind} spec; this command takes kind: {expect} "
                         "(mlcore run takes any kind)", [("kind", f"not {expect}")])
-    service = KINDS[spec.kind].service
-    result = service.run(spec, job_name, logs=not quiet, say=_say)
-    if getattr(service, "lives_with_driver", lambda: False)():
-        _serve_until_interrupted(service, result.name)
-    return 0 if service.succeeded(result) else 1
+    kind = KINDS[spec.kind]
+    result = kind.service.run(spec, job_name, logs=not quiet, say=_say)
+    if not kind.service.succeeded(result):
+        if kind.record is not None:
+            print(f"error: {kind.record.NOUN} {result.name} {result.status}: "
+                  f"{result.FailureReason}", file=sys.stderr)
+        return 1
+    if getattr(kind.service, "lives_with_driver", lambda: False)():
+        _serve_until_interrupted(kind.service, result.name)
+    return 0
 
 
 def _serve_until_interrupted(service, name: str) -> None:
@@ -63,6 +71,9 @@ def _serve_until_interrupted(service, name: str) -> None:
 
 
 def tune(path: str | None, job_name: str | None, resume: str | None, quiet: bool = False) -> int:
+    # Services import Ray (seconds): only the commands that run something load them.
+    from mlcore.services import tuning
+
     if resume:
         spec = tuning.resume_spec(resume)
     else:
@@ -71,7 +82,10 @@ def tune(path: str | None, job_name: str | None, resume: str | None, quiet: bool
             raise SpecError(f"{path} is a {spec.kind} spec; mlcore tune runs kind: TuningJob "
                             "(use mlcore run for other kinds)", [("kind", "not TuningJob")])
     rec = tuning.run(spec, job_name, logs=not quiet, say=_say, resume=resume)
-    return 0 if tuning.succeeded(rec) else 1
+    if not tuning.succeeded(rec):
+        print(f"error: tuning job {rec.name} {rec.status}: {rec.FailureReason}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def noun(noun: str, action: str, name: str | None, weights: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from mlcore._builtins import BUILTIN_ALGORITHMS
 from mlcore.errors import SpecError
 from mlcore.specs._base import (
     NAME_PATTERN,
@@ -19,10 +20,6 @@ from mlcore.specs._base import (
 )
 
 # SageMaker's built-in algorithm names; `algorithms` registers the implementations.
-BUILTIN_ALGORITHMS = (
-    "xgboost", "linear-learner", "kmeans", "randomcutforest", "factorization-machines",
-    "deepar", "blazingtext", "image-classification", "object-detection",
-)
 
 
 class Channel(Spec):

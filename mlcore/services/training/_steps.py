@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import serving
 from mlcore import _registry
 from mlcore.errors import MLCoreError, SpecError
 from mlcore.records import Status, TrainingJobRecord
-from mlcore.services import endpoints
 
 
 def completed(name: str) -> TrainingJobRecord:
@@ -34,6 +32,11 @@ def register(name: str, group: str | None = None, approval_status: str | None = 
 def deploy_and_predict(name: str, d, say) -> None:
     """The spec's ``deploy:`` step: serve job ``name``'s model, predict ``d.sample_input``."""
     import numpy as np
+
+    # Serving imports Ray Serve (~2 s): a training job, and every tuning trial, that deploys
+    # nothing should not pay for it.
+    import serving
+    from mlcore.services import endpoints
 
     desc = endpoints.deploy_model(endpoints.model_ref(name), d.endpoint_name or name,
                                   d.instance_type, d.initial_instance_count)

@@ -1,0 +1,7 @@
+"""SageMaker's built-in algorithm names: the one list that specs, ``image_uris.retrieve``,
+the CLI and the algorithm registry (which refuses any other name) read."""
+
+BUILTIN_ALGORITHMS = (
+    "xgboost", "linear-learner", "kmeans", "randomcutforest", "factorization-machines",
+    "deepar", "blazingtext", "image-classification", "object-detection",
+)
