@@ -1,28 +1,10 @@
-"""Every public module imports in a fresh interpreter (no cycles, no heavy import-time work)."""
+"""The base layer stays light, and SageMaker v2 names port (every module's own import is
+checked in test_layers.py: alone, its docstring, no MLflow at import time)."""
 
 import subprocess
 import sys
 
 import pytest
-
-PUBLIC = [
-    "mlcore", "mlcore.specs", "mlcore.records", "mlcore.services", "mlcore.errors", "mlcore.constants", "mlcore.jobs", "mlcore.registry",
-    "mlcore.instances", "mlcore.cli", "mlcore.sagemaker", "mlcore.sagemaker.estimator",
-    "mlcore.sagemaker.inputs", "mlcore.sagemaker.serializers", "mlcore.sagemaker.deserializers",
-    "mlcore.sagemaker.image_uris", "mlcore.sagemaker.session", "mlcore.sagemaker.predictor",
-    "mlcore.sagemaker.pytorch", "mlcore.sagemaker.tuner", "mlcore.sagemaker.model",
-    "mlcore.sagemaker.serverless", "mlcore.sagemaker.model_monitor",
-    "mlcore.sagemaker.multidatamodel", "mlcore.sagemaker.pipeline", "algorithms", "parallel", "parallel.context", "parallel.lm", "serving",
-]
-
-
-@pytest.mark.parametrize("module", PUBLIC)
-def test_imports_in_fresh_interpreter(module):
-    code = (f"import sys, {module} as m; "
-            "assert m.__doc__, 'module docstring missing'; "
-            "assert 'mlflow' not in sys.modules, 'mlflow imported at import time'")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert res.returncode == 0, res.stderr[-2000:]
 
 
 def test_core_does_not_import_the_layers_above():
