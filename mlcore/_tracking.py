@@ -9,7 +9,6 @@ import time
 from functools import lru_cache
 
 from mlcore import _session, constants
-from mlcore.records import Status
 
 DEFAULT_EXPERIMENT = "mlcore-training-jobs"
 
@@ -99,6 +98,8 @@ def set_tags(run_id: str, tags: dict) -> None:
 
 def end_run(run_id: str, status) -> None:
     """``status``: the job status; mapped onto MLflow's FINISHED / FAILED / KILLED."""
+    from mlcore.records import Status
+
     mlflow_status = {Status.COMPLETED: "FINISHED", Status.FAILED: "FAILED",
                      Status.STOPPED: "KILLED"}[Status(status)]
     client(_session.tracking_uri()).set_terminated(run_id, status=mlflow_status)

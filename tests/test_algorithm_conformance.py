@@ -1,7 +1,6 @@
 """Every registered algorithm, and script mode, honours the algorithm contract: it trains on
-the session's small binary problem (conftest's data_dir) through the training service, its
-saved model loads back and predicts one output per row, it reports only the metrics it
-declares, and it names each bad hyperparameter."""
+tiny data through the training service, its saved model loads back and predicts one output
+per row, it reports only the metrics it declares, and it names each bad hyperparameter."""
 
 from __future__ import annotations
 
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import make_classification, write_csv
 
 import algorithms
 from mlcore import AlgorithmError, _storage
@@ -22,6 +22,15 @@ SCRIPT = {"entry_point": "train.py", "source_dir": str(ROOT / "configs/scripts/s
           "hyperparameters": {"epochs": 3, "lr": 0.05},
           "metric_definitions": [{"Name": "train:loss", "Regex": "train_loss=([0-9.]+)"}]}
 CASES = [*algorithms.available(), "script-mode"]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tiny")
+    X, y = make_classification(300, 6, seed=11)
+    write_csv(d / "train.csv", X[:240], y[:240])
+    write_csv(d / "validation.csv", X[240:], y[240:])
+    return d, X[240:]
 
 
 def _spec(case: str, data: Path) -> TrainingJob:
@@ -55,9 +64,9 @@ def test_bad_hyperparameters_are_name_message_pairs(case):
 
 @pytest.mark.integration
 @pytest.mark.parametrize("case", CASES)
-def test_fit_save_load_predict_and_declared_metrics(case, data_dir, ray_session):
-    features = np.loadtxt(data_dir / "features.csv", delimiter=",", ndmin=2)
-    spec = _spec(case, data_dir)
+def test_fit_save_load_predict_and_declared_metrics(case, tiny, ray_session):
+    data, features = tiny
+    spec = _spec(case, data)
     plan = training.prepare(spec, None, f"conformance-{case}")
     record = training.execute(plan, logs=False)
     assert record.status == Status.COMPLETED, record.FailureReason

@@ -10,6 +10,8 @@ import sys
 from mlcore.errors import SpecError
 from mlcore.specs import Benchmark
 
+RECORD = None
+
 
 def check(spec: Benchmark) -> None:
     import os

@@ -22,6 +22,8 @@ from mlcore.services.endpoints._deploy import (
 )
 from mlcore.specs import Endpoint
 
+RECORD = EndpointRecord
+
 
 def run(spec: Endpoint, name: str | None = None, logs: bool = True, say=print) -> EndpointRecord:
     """Deploy ``spec`` (``name`` overrides its endpoint_name); ``say`` prints what a user reads."""
@@ -66,6 +68,6 @@ def describe_for_people(name: str) -> dict:
     return d
 
 
-__all__ = ["capture_uri", "check", "delete", "deploy", "deploy_model", "describe",
+__all__ = ["RECORD", "capture_uri", "check", "delete", "deploy", "deploy_model", "describe",
            "describe_for_people", "list_endpoints", "lives_with_driver", "model_ref", "resolve",
            "rows", "run", "serverless_autoscaling", "succeeded", "update_weights"]

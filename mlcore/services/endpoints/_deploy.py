@@ -200,8 +200,7 @@ def deploy(spec: Endpoint, wait: bool = True) -> dict:
               "CaptureDestination": capture_destination(spec) if spec.data_capture else None,
               "Models": {v.variant_name: info for v, (_, info) in
                          zip(spec.variants, resolved, strict=True)}, **driver()}
-    if not new:
-        record.update(EndpointStatus=Status.UPDATING)
+    record.update(EndpointStatus=Status.CREATING if new else Status.UPDATING)
     try:
         serving.deploy(name, variants, settings, wait=wait)
     except BaseException as e:

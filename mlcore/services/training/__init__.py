@@ -16,6 +16,8 @@ from mlcore.services.training._run import execute
 from mlcore.services.training._steps import completed, deploy_and_predict, register
 from mlcore.specs import TrainingJob, check_name
 
+RECORD = TrainingJobRecord
+
 
 def check(spec: TrainingJob) -> None:
     """Everything ``run`` would refuse before training: the algorithm and its
@@ -100,5 +102,5 @@ def rows() -> list[str]:
     return out
 
 
-__all__ = ["TrainingPlan", "check", "completed", "deploy_and_predict", "describe",
+__all__ = ["RECORD", "TrainingPlan", "check", "completed", "deploy_and_predict", "describe",
            "execute", "prepare", "register", "rows", "run", "stop", "succeeded"]

@@ -37,11 +37,6 @@ class BuiltinJob:
         label = spec.hyperparameters.get("label_column")
         resolved = {n: resolve_channel(n, c.uri, c.content_type, label)
                     for n, c in spec.inputs.items() if n in self.algorithm.channels}
-        refused = {n: c["content_type"] for n, c in resolved.items()
-                   if c["content_type"] not in self.algorithm.content_types}
-        if refused:
-            raise DataError(f"{self.algorithm.name} reads {', '.join(self.algorithm.content_types)}; "
-                            f"channel(s) {refused} are not. Convert them or set content_type")
         features = {n: c["features"] for n, c in resolved.items()}
         if len(set(features.values())) > 1:
             raise DataError(f"channels have different feature counts ({features}); every "

@@ -17,13 +17,14 @@ from mlcore.services.tuning._run import check_resumable, concurrency, prepare
 from mlcore.services.tuning._run import run as execute
 from mlcore.specs import TuningJob
 
+RECORD = TuningJobRecord
+
 
 def check(spec: TuningJob) -> None:
     """What a tuning job would refuse before its first trial (ranges the algorithm refuses, an
     objective it never reports), and the estimator's own checks (its data included)."""
-    job = training.check_job(spec.estimator)
-    check_ranges(spec, job)
-    job.check_data(spec.estimator)
+    check_ranges(spec)
+    training.check(spec.estimator)
 
 
 def run(spec: TuningJob, name: str | None = None, logs: bool = True, say=print,
@@ -111,5 +112,5 @@ def rows() -> list[str]:
     return out
 
 
-__all__ = ["check", "check_resumable", "concurrency", "describe", "execute", "prepare",
+__all__ = ["RECORD", "check", "check_resumable", "concurrency", "describe", "execute", "prepare",
            "results", "resume_spec", "rows", "run", "stop", "succeeded"]

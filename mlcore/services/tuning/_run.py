@@ -39,7 +39,7 @@ MAX_NAME = 32  # SageMaker's limit for tuning job names
 
 
 # --- checks before any trial ------------------------------------------------------------
-def check(spec: TuningJob, job=None) -> None:
+def check(spec: TuningJob) -> None:
     """Refuse, before any trial starts, what no trial could run: a range the algorithm
     refuses, an unknown hyperparameter, an objective the estimator never reports."""
     size = _search_space.grid_size(spec.hyperparameter_ranges) if spec.strategy == "Grid" else 0
@@ -48,7 +48,7 @@ def check(spec: TuningJob, job=None) -> None:
                         f"{spec.max_jobs}; raise max_jobs or shrink the ranges",
                         [("max_jobs", "smaller than the grid")])
     est = spec.estimator
-    algo = (job or training.check_job(est)).algorithm
+    algo = training.check_job(est).algorithm
     problems = _range_problems(algo, est.hyperparameters, spec.hyperparameter_ranges)
     if problems:
         raise SpecError("\n".join([f"{len(problems)} problem(s) with the hyperparameter ranges:"]
