@@ -16,6 +16,7 @@ from mlcore.errors import (
     RegistryError,
     SpecError,
     StorageError,
+    TrackingError,
 )
 from mlcore.records import Status
 from mlcore.specs import Channel, DeploySpec, RegisterSpec, TrainingJob, load_file, parse_spec
@@ -24,4 +25,4 @@ __version__ = "0.1.0"
 
 __all__ = ["AlgorithmError", "CapacityError", "Channel", "DataError", "DeploySpec",
            "EndpointError", "JobNotFound", "MLCoreError", "RegisterSpec", "RegistryError",
-           "SpecError", "Status", "StorageError", "TrainingJob", "load_file", "parse_spec"]
+           "SpecError", "Status", "StorageError", "TrackingError", "TrainingJob", "load_file", "parse_spec"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mlcore import _session, _tracking
+from mlcore._names import MODEL_PACKAGE_GROUP_MAX, check_name
 from mlcore.errors import RegistryError
 
 APPROVAL_TAG = "approval_status"
@@ -40,6 +41,12 @@ def _client():
     return _tracking.client(_session.tracking_uri())
 
 
+def _group(group: str) -> str:
+    """``group`` if it is a model package group name by SageMaker's rule (it goes into MLflow
+    names, model URIs and a search filter string), else a SpecError."""
+    return check_name(group, "model_package_group_name", MODEL_PACKAGE_GROUP_MAX)
+
+
 def _check_status(status: str) -> None:
     if status not in STATUSES:
         raise RegistryError(f"approval_status must be one of {', '.join(STATUSES)}; got {status!r}")
@@ -50,6 +57,7 @@ def register(model_uri: str, group: str, approval_status: str = "PendingManualAp
     """Create a new version of ``group`` from a logged model."""
     import mlflow
 
+    _group(group)
     _check_status(approval_status)
     c = _client()
     try:
@@ -72,6 +80,7 @@ def _to_package(mv) -> ModelPackage:
 def describe(group: str, version: int) -> ModelPackage:
     import mlflow
 
+    _group(group)
     try:
         return _to_package(_client().get_model_version(group, str(version)))
     except mlflow.exceptions.MlflowException:
@@ -83,6 +92,7 @@ def by_alias(group: str, alias: str) -> ModelPackage:
     """The version ``alias`` points at (``approved``: the newest approved one)."""
     import mlflow
 
+    _group(group)
     try:
         return _to_package(_client().get_model_version_by_alias(group, alias))
     except mlflow.exceptions.MlflowException:
@@ -93,6 +103,7 @@ def by_alias(group: str, alias: str) -> ModelPackage:
 
 
 def list_versions(group: str) -> list[ModelPackage]:
+    _group(group)
     versions = _client().search_model_versions(f"name = '{group}'")
     if not versions:
         import mlflow
@@ -110,6 +121,7 @@ def list_groups() -> list[str]:
 
 def set_approval(group: str, version: int, status: str) -> ModelPackage:
     """Approve or reject a version; keeps the ``approved`` alias on the newest approved one."""
+    _group(group)
     _check_status(status)
     describe(group, version)  # raises a clear error if it does not exist
     c = _client()

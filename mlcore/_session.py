@@ -48,6 +48,27 @@ def adopt(env: dict[str, str]) -> None:
     os.environ.update(env)
 
 
+_hidden: set[str] = set()  # secrets the processes of a local Ray must not inherit
+_ray_env: frozenset[str] = frozenset()  # the variables a local Ray started with
+_serve_port: int | None = None  # the port chosen for Serve on this process's local Ray
+
+
+def hide_from_ray(name: str) -> None:
+    """Keep the variable ``name`` (an endpoint's secret) out of the environment of a local
+    Ray's processes; only its digest travels to replicas. Warns when a local Ray already
+    started with it."""
+    _hidden.add(name)
+    if name in _ray_env:
+        log.warning("%s was set when this process started its local Ray, so Ray's processes "
+                    "hold it in their environment; set it only in the process that deploys "
+                    "(or deploy first, or with `mlcore deploy`)", name)
+
+
+def started_local_ray() -> bool:
+    """Whether this process started the Ray it is connected to (so Serve binds this host)."""
+    return bool(_ray_env)
+
+
 def ensure_ray(address: str | None = None, log_to_driver: bool = True) -> None:
     """Connect to ``address`` / ``RAY_ADDRESS``, or start a local Ray once per process.
     ``log_to_driver=False``: workers' output stays in Ray's log files (a tuning job prints
@@ -66,20 +87,47 @@ def ensure_ray(address: str | None = None, log_to_driver: bool = True) -> None:
         ray.init(address=address, runtime_env=runtime_env, log_to_driver=log_to_driver)
         log.info("connected to Ray at %s", address)
         return
+    _start_local_ray(log_to_driver)
+
+
+def _start_local_ray(log_to_driver: bool) -> None:
+    import atexit
+
+    import ray
+
+    from mlcore import _haproxy, _processes
+
+    global _ray_env
+    _processes.reap()  # what a driver killed earlier left behind
     num_cpus = constants.get("MLCORE_NUM_CPUS") or os.cpu_count()
     # Ray's processes (and the Serve actors they start later) take their environment from
     # this one at ray.init; the ingress settings are restored afterwards so that a child
-    # process starting its own local Ray picks its own ports.
+    # process starting its own local Ray picks its own ports. Secrets stay out of it.
     saved = dict(os.environ)
-    os.environ.update({k: v for k, v in _serve_ingress_env().items() if k not in os.environ})
+    ingress = _haproxy.ingress_env() if serve_ingress() == "haproxy" else {}
+    os.environ.update({k: v for k, v in ingress.items() if k not in os.environ})
+    for name in _hidden:
+        os.environ.pop(name, None)
+    # Ray's metrics exporters (autoscaler, dashboard, agent) listen on every interface
+    # without auth; the embedded default has no Prometheus to read them. The agent's has a
+    # switch; the other two have none, and a port out of range makes each fail to bind,
+    # which Ray logs (monitor.log, dashboard.log) and otherwise ignores.
+    system = {}
+    if not constants.get("MLCORE_RAY_METRICS"):
+        system = {"enable_metrics_collection": False}
+        os.environ.update(AUTOSCALER_METRIC_PORT="-1", DASHBOARD_METRIC_PORT="-1")
     try:
+        inherited = frozenset(os.environ)
         # Workers inherit this process's environment, so AWS_* and MLCORE_* reach them.
         # "local": a new Ray even when another one runs on this machine (no silent joining).
         ray.init(address="local", num_cpus=num_cpus, include_dashboard=False,
-                 log_to_driver=log_to_driver, configure_logging=False)
+                 log_to_driver=log_to_driver, configure_logging=False, _system_config=system)
     finally:
         os.environ.clear()
         os.environ.update(saved)
+    _ray_env = inherited
+    _processes.record_descendants("ray")
+    atexit.register(_processes.forget_own)
     log.info("started a local Ray with %d CPUs", num_cpus)
 
 
@@ -100,38 +148,55 @@ def serve_ingress() -> str:
     return ingress
 
 
-def _serve_ingress_env() -> dict[str, str]:
-    """Ray Serve reads its ingress mode from the environment its processes start with (a
-    remote cluster is configured by whoever runs it). Ray's HAProxy defaults are fixed ports
-    (stats 8404, metrics 9101, fallback proxy 8500/9500) and files in /tmp/haproxy-serve:
-    free ports and a per-user folder let several local clusters share a host."""
-    import tempfile
-
-    if serve_ingress() == "proxy":
-        return {}
-    tmp = "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()  # short: socket paths
-    files = os.path.join(tmp, f"mlcore-haproxy-{os.getuid()}")
-    env = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
-           "RAY_SERVE_HAPROXY_SERVER_STATE_BASE": files,
-           # A stopping replica stays reachable this long so that load balancers drop it
-           # first (Ray's default, 30 s, suits remote ones). The local HAProxy reloads within
-           # ~0.1 s and retries a refused connection elsewhere, so deleting or scaling down
-           # an endpoint need not hold its replicas (and their CPUs) for 30 s.
-           "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "2"}
-    for var, name in (("CONFIG_FILE_LOC", "haproxy.cfg"), ("SOCKET_PATH", "admin.sock"),
-                      ("SERVER_STATE_FILE", "server-state"), ("METRICS_SOCKET_PATH", "metrics.sock")):
-        env[f"RAY_SERVE_HAPROXY_{var}"] = os.path.join(files, name)
-    for var in ("HAPROXY_STATS_PORT", "HAPROXY_METRICS_PORT", "FALLBACK_PROXY_HTTP_PORT",
-                "FALLBACK_PROXY_GRPC_PORT"):
-        env[f"RAY_SERVE_{var}"] = str(_free_port())
-    return env
+def serve_port() -> int:
+    """The port of Serve's HTTP ingress: the one chosen by :func:`claim_serve_port`, else
+    ``MLCORE_SERVE_PORT``."""
+    return _serve_port or constants.get("MLCORE_SERVE_PORT")
 
 
-def _free_port() -> int:
+def claim_serve_port() -> int:
+    """The port Serve on this process's local Ray binds: ``MLCORE_SERVE_PORT`` when it is
+    free; when it is taken, a free one (printed), unless the user set the variable."""
+    global _serve_port
+    if _serve_port is None:
+        host, port = constants.get("MLCORE_SERVE_HOST"), constants.get("MLCORE_SERVE_PORT")
+        _serve_port = choose_port(host, port, explicit=bool(constants.present(["MLCORE_SERVE_PORT"])))
+    return _serve_port
+
+
+def choose_port(host: str, port: int, explicit: bool) -> int:
+    if port_free(host, port):
+        return port
+    if explicit:
+        from mlcore.errors import EndpointError
+
+        raise EndpointError(f"port {port} on {host} is in use by another process, and "
+                            f"MLCORE_SERVE_PORT={port} asks for it; stop that process, or set "
+                            "MLCORE_SERVE_PORT to a free port (unset, mlcore picks one)")
+    chosen = free_port(host)
+    log.warning("port %d on %s is in use by another process; endpoints of this process listen "
+                "on http://%s:%d instead (set MLCORE_SERVE_PORT to choose)", port, host, host, chosen)
+    return chosen
+
+
+def port_free(host: str, port: int) -> bool:
+    """Whether a server could listen on ``host:port`` now (SO_REUSEADDR, as servers bind)."""
     import socket
 
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind((host, 0))
         return s.getsockname()[1]
 
 

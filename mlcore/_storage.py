@@ -17,6 +17,7 @@ from functools import lru_cache
 import fsspec
 
 from mlcore import constants
+from mlcore._names import NAME_QUOTE_LIMIT, NAME_RULE, shown
 from mlcore.errors import StorageError
 
 COMMIT_MARKER = "_COMMITTED"
@@ -30,8 +31,29 @@ def local_path(uri: str) -> str:
     return os.path.abspath(os.path.expanduser(uri.removeprefix("file://")))
 
 
-def join(base: str, *parts: str) -> str:
-    return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts)])
+def child(root: str, *parts: str) -> str:
+    """``root/part/...`` for parts built from names (a job, an endpoint, a variant, a model's
+    path under a prefix): each part must be a relative path that stays under ``root``, so a
+    part that is empty, absolute, or has a '.' or '..' segment is refused (StorageError
+    naming the part and the rule). A part may hold several segments ("2024/05/01")."""
+    for part in parts:
+        segments = part.strip("/").split("/") if isinstance(part, str) else [""]
+        if (not isinstance(part, str) or part.startswith("/") or "\0" in part
+                or any(s in ("", ".", "..") for s in segments)):
+            raise StorageError(
+                f"{shown(part, NAME_QUOTE_LIMIT)} cannot be a folder under {root}: a name or "
+                "path here must be relative, non-empty and without '.' or '..' parts (names "
+                f"follow SageMaker's rule, {NAME_RULE.format(n=63)})", uri=root)
+    path = "/".join([root.rstrip("/"), *(p.strip("/") for p in parts)])
+    if not is_remote(root):  # belt and braces: the normalised path is still under the root
+        base, full = os.path.normpath(local_path(root)), os.path.normpath(local_path(path))
+        if os.path.commonpath([base, full]) != base:
+            raise StorageError(f"{shown(path, NAME_QUOTE_LIMIT)} resolves outside {root}", uri=root)
+    return path
+
+
+# Every caller's URIs of names go through child(); `join` is its older name.
+join = child
 
 
 @lru_cache(maxsize=8)
@@ -130,3 +152,49 @@ def write_json_atomic(path: str, obj) -> None:
     with open(tmp, "w") as f:
         json.dump(obj, f, indent=2, default=str)
     os.replace(tmp, path)
+
+
+def unwritable(uri: str) -> str | None:
+    """Why nothing can be written under ``uri``, where that is cheap to tell; None when it
+    can be, or when it cannot be told (a store that does not answer: working offline is
+    allowed). A local path is probed with a temporary file in its nearest existing folder
+    (removed again; no folder is created); s3:// asks whether the bucket exists; another
+    scheme needs its fsspec filesystem installed."""
+    import tempfile
+
+    if uri.startswith(("s3://", "s3a://")):
+        import s3fs
+
+        bucket = uri.split("://", 1)[1].split("/", 1)[0]
+        endpoint = constants.get("AWS_ENDPOINT_URL")
+        # One short attempt: the shared filesystem retries for minutes where no store answers.
+        fs = s3fs.S3FileSystem(skip_instance_cache=True,
+                               client_kwargs={"endpoint_url": endpoint} if endpoint else {},
+                               config_kwargs={"connect_timeout": 3, "read_timeout": 5,
+                                              "retries": {"max_attempts": 1}})
+        fs.retries = 1
+        try:
+            fs.call_s3("head_bucket", Bucket=bucket)
+        except FileNotFoundError:
+            return f"bucket {bucket} does not exist"
+        except Exception:  # offline, no credentials, no ListBucket right: cannot tell
+            return None
+        return None
+    if is_remote(uri):
+        try:
+            fsspec.get_filesystem_class(uri.split("://", 1)[0])
+        except (ImportError, ValueError) as e:
+            return " ".join(str(e).split()) or type(e).__name__
+        return None
+    probe = local_path(uri)
+    while not os.path.lexists(probe) and os.path.dirname(probe) != probe:
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe):
+        return f"{probe} is a file, not a folder"
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".mlcore-write-probe-", dir=probe)
+        os.close(fd)
+        os.remove(tmp)
+    except OSError as e:
+        return e.strerror or str(e)
+    return None

@@ -5,10 +5,13 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import time
 from functools import lru_cache
 
 from mlcore import _session, constants
+from mlcore.errors import TrackingError, root_cause
 
 DEFAULT_EXPERIMENT = "mlcore-training-jobs"
 
@@ -63,11 +66,54 @@ def experiment_id(name: str = DEFAULT_EXPERIMENT) -> str:
 
 
 def start_run(job_name: str, params: dict, tags: dict, experiment: str = DEFAULT_EXPERIMENT) -> str:
-    c = client(_session.tracking_uri())
-    run = c.create_run(experiment_id(experiment), run_name=job_name,
-                       tags={"mlcore.job_name": job_name, **tags})
-    log_params(run.info.run_id, params)
+    """A job's MLflow run; TrackingError saying what is wrong when the store is locked or
+    unreachable."""
+    uri = _session.tracking_uri()
+    try:
+        _wait_unlocked(uri)
+        c = client(uri)
+        run = c.create_run(experiment_id(experiment), run_name=job_name,
+                           tags={"mlcore.job_name": job_name, **tags})
+        log_params(run.info.run_id, params)
+    except Exception as e:
+        raise TrackingError(store_error(uri, e), tracking_uri=_session.redact(uri)) from e
     return run.info.run_id
+
+
+def store_error(uri: str, error: BaseException) -> str:
+    """One sentence for a tracking store that failed a job's start: which store (its
+    password redacted), the root cause, the fix."""
+    where = f"MLflow tracking store {_session.redact(uri)}"
+    cause = root_cause(error)
+    if "database is locked" in cause or "database table is locked" in cause:
+        return (f"{where} is locked ({cause.split(': ', 1)[-1]}); another process holds it: "
+                "retry, or set MLFLOW_TRACKING_URI to a server")
+    return (f"{where} could not start the job's run ({cause}); check that it is reachable "
+            "and writable, or set MLFLOW_TRACKING_URI to one that is")
+
+
+def _wait_unlocked(uri: str) -> None:
+    """Wait up to MLCORE_TRACKING_LOCK_TIMEOUT_S for a SQLite store that another process
+    holds locked, then raise sqlite3's "database is locked".
+
+    Why: MLflow waits 20 s on each statement (its busy_timeout), and a process that has not
+    opened the store yet retries creating its engine for minutes; this fails a job's start
+    in bounded time with the cause. A lock taken later (mid-run) still gets MLflow's waits.
+    """
+    if not uri.startswith("sqlite:"):
+        return
+    from sqlalchemy.engine import make_url
+
+    path = make_url(uri).database
+    if not path or path == ":memory:" or not os.path.exists(path):
+        return  # MLflow creates it
+    conn = sqlite3.connect(path, timeout=constants.get("MLCORE_TRACKING_LOCK_TIMEOUT_S"),
+                           isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")  # a write lock, as create_run needs; released at once
+        conn.execute("ROLLBACK")
+    finally:
+        conn.close()
 
 
 def log_params(run_id: str, params: dict) -> None:
@@ -94,6 +140,12 @@ def set_tags(run_id: str, tags: dict) -> None:
     from mlflow.entities import RunTag
 
     client(_session.tracking_uri()).log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+
+def reopen_run(run_id: str) -> None:
+    """A resumed job's run is RUNNING again (a reader may have closed it as FAILED when its
+    driver died)."""
+    client(_session.tracking_uri()).update_run(run_id, status="RUNNING")
 
 
 def end_run(run_id: str, status) -> None:

@@ -39,7 +39,16 @@ ENV_VARS: dict[str, EnvVar] = {
                "S3-compatible endpoint for s3:// URIs (MinIO, moto, ...); empty means AWS."),
         EnvVar("MLCORE_SERVE_HOST", str, "127.0.0.1",
                "Interface Ray Serve's HTTP proxy binds to; loopback unless told otherwise."),
-        EnvVar("MLCORE_SERVE_PORT", int, 8000, "Port of Ray Serve's HTTP proxy."),
+        EnvVar("MLCORE_SERVE_PORT", int, 8000,
+               "Port of Ray Serve's HTTP ingress. Unset: 8000, or a free port (printed) when "
+               "another process holds 8000; set: that port or a clear error."),
+        EnvVar("MLCORE_SERVE_READ_TIMEOUT_S", int, 10,
+               "Seconds the HAProxy ingress gives a client for its request headers and the "
+               "first 16 KB of its body; slower clients are cut off (they would hold a "
+               "connection slot)."),
+        EnvVar("MLCORE_RAY_METRICS", bool, False,
+               "Let a local Ray started by mlcore export its Prometheus metrics (its exporters "
+               "listen on every interface without auth, so they are off by default)."),
         EnvVar("MLCORE_SERVE_INGRESS", str, "auto",
                "HTTP ingress of a local Ray started by mlcore: haproxy (Ray Serve's HAProxy "
                "ingress: requests go straight to the replica's own HTTP server, about as fast as "
@@ -67,6 +76,10 @@ ENV_VARS: dict[str, EnvVar] = {
                "Seconds Ray Train's graceful abort of a stopped job may take before its "
                "controller is killed and its placement group removed (Ray Tune kills a stopping "
                "trial after 10 s at the end of a tuning job)."),
+        EnvVar("MLCORE_REQUIRE_APPROVED_MODEL", bool, False,
+               "Every endpoint deployed from this process serves only Approved registry "
+               "versions (an Endpoint's require_approved_model: true for all); read by the "
+               "deploying process, which makes the decision before anything starts."),
         EnvVar("MLCORE_DEPLOY_SERVE_S", float, float("inf"),
                "Seconds `mlcore deploy` on an embedded Ray serves before it deletes the endpoint "
                "and exits; unset serves until Ctrl-C."),
@@ -77,6 +90,9 @@ ENV_VARS: dict[str, EnvVar] = {
         EnvVar("MLCORE_TORCH_EXTENSIONS_DIR", str, "",
                "Where DeepSpeed caches the C++ ops it compiles (~25 s each on first use) for "
                "workers; empty means $MLCORE_HOME/torch_extensions."),
+        EnvVar("MLCORE_TRACKING_LOCK_TIMEOUT_S", float, 20.0,
+               "Seconds a job starting waits for a SQLite MLflow store that another process "
+               "holds locked before it fails saying so (MLflow's own busy timeout is 20 s)."),
     ]
 }
 

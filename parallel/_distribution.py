@@ -153,6 +153,9 @@ def _load_config(cfg: dict | str | None, base_dir: str | None) -> dict:
             return json.load(f)
     except (OSError, ValueError) as e:
         raise _error([("distribution.deepspeed.config", f"cannot read DeepSpeed config {path}: {e}")]) from None
+    except RecursionError:  # json recurses once per level of nesting
+        raise _error([("distribution.deepspeed.config", f"DeepSpeed config {path} is nested too "
+                       "deeply to be a DeepSpeed config")]) from None
 
 
 def _deepspeed_plan(raw: dict, world_size: int, accelerator: str, backend: str,

@@ -12,7 +12,7 @@ import ray
 
 from mlcore import _storage, constants
 from mlcore.errors import MLCoreError
-from parallel._ray_compat import abort_run
+from parallel._ray_compat import abort_run, quiet_worker_tracebacks, user_exception
 
 log = logging.getLogger("mlcore")
 
@@ -119,7 +119,8 @@ def run(train_fn: Callable, config: dict, *, trainer: str, scaling_config, check
         if trainer == "torch" and backend:
             extra["torch_config"] = _torch_config(backend)
         try:
-            result = trainer_cls(train_fn, train_loop_config={**config, "metrics_sink": sink},
+            result = trainer_cls(_one_line_errors(train_fn),
+                                 train_loop_config={**config, "metrics_sink": sink},
                                  scaling_config=scaling_config, run_config=run_config, **extra).fit()
         except Exception:
             if aborted:
@@ -191,9 +192,18 @@ def _trainer_class(trainer: str):
 
 
 def worker_error(exc: BaseException) -> BaseException:
-    """The first worker's own exception inside Ray Train's wrapper, if there is one."""
+    """The lowest-ranked failed worker's own exception inside Ray Train's wrappers, if there
+    is one (else ``exc``): what :func:`mlcore.errors.root_cause` explains."""
     failures = getattr(exc, "worker_failures", None)
-    if failures:
-        err = next(iter(failures.values()))
-        return getattr(err, "cause", None) or err
-    return getattr(exc, "cause", None) or exc
+    err = failures[min(failures)] if isinstance(failures, dict) and failures else exc
+    cause = getattr(err, "cause", None)  # a RayTaskError's own exception
+    return user_exception(cause if isinstance(cause, BaseException) else err)
+
+
+def _one_line_errors(train_fn: Callable[[dict], None]) -> Callable[[dict], None]:
+    """``train_fn`` whose failure reaches the driver's terminal as one line (the driver
+    reports the reason); the worker's log keeps the traceback."""
+    def train_loop_per_worker(config: dict) -> None:
+        quiet_worker_tracebacks()
+        return train_fn(config)
+    return train_loop_per_worker

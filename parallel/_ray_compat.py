@@ -32,10 +32,67 @@ def abort_run(controller, timeout_s: float) -> None:
     ray.get(controller.abort.remote(), timeout=timeout_s)
 
 
+def user_exception(error: BaseException) -> BaseException:
+    """The exception a worker's training function raised, out of Train's wrapper.
+
+    Why private: Train V2 hands the driver each failed worker's error as a
+    ``UserExceptionWithTraceback`` whose public face is only the traceback text; the
+    exception itself (its type and fields, e.g. an mlcore DataError) is its ``_base_exc``.
+    """
+    base = getattr(error, "_base_exc", None)
+    return base if isinstance(base, BaseException) else error
+
+
+def quiet_worker_tracebacks() -> None:
+    """In a Train worker: a log record of Train's that carries a traceback (its "Error in
+    training function:" record, the whole user traceback) reaches the console, which Ray
+    streams to the driver's terminal, as one line naming the worker log that keeps it whole.
+
+    Why private: Train logs it through the ``ray.train`` logger it configures in each worker
+    (two session log files and a console ``StreamHandler``), with no option to keep it off
+    the console; only that handler is filtered, the log files keep everything.
+    """
+    import logging
+
+    handlers = logging.getLogger("ray.train").handlers
+    files = [p for h in handlers if callable(getattr(h, "get_log_file_path", None))
+             and (p := h.get_log_file_path())]
+    where = next((p for p in files if "app-worker" in p), files[0] if files else "Ray's worker logs")
+    for h in handlers:
+        if isinstance(h, logging.StreamHandler) and not any(isinstance(f, _OneLine) for f in h.filters):
+            h.addFilter(_OneLine(h, where))
+
+
+class _OneLine:
+    """A handler filter: a record with a traceback is emitted as one line instead."""
+
+    def __init__(self, handler, where: str):
+        self.handler, self.where = handler, where
+
+    def filter(self, record) -> bool:
+        import logging
+
+        from mlcore.errors import root_cause
+
+        if getattr(record, "mlcore_one_line", False):
+            return True
+        text = record.getMessage()
+        if not record.exc_info and "Traceback (most recent call last)" not in text:
+            return True
+        head = text.strip().splitlines()[0].rstrip(":") if text.strip() else "error"
+        cause = root_cause(record.exc_info[1]) if record.exc_info else root_cause(text)
+        self.handler.handle(logging.makeLogRecord({
+            **record.__dict__, "msg": f"{head}: {cause} (traceback in {self.where})", "args": None,
+            "exc_info": None, "exc_text": None, "mlcore_one_line": True}))
+        return False
+
+
 def names() -> dict[str, object]:
     """The private objects this module relies on, for the compatibility test."""
+    from ray.train.v2._internal.exceptions import UserExceptionWithTraceback
     from ray.train.v2._internal.execution.context import TrainContext, get_train_context
     from ray.train.v2._internal.execution.controller import TrainController
 
     return {"get_train_context": get_train_context, "TrainContext": TrainContext,
-            "TrainController.abort": TrainController.abort}
+            "TrainController.abort": TrainController.abort,
+            "UserExceptionWithTraceback": UserExceptionWithTraceback}

@@ -13,7 +13,7 @@ application and removed with it.
 
 from __future__ import annotations
 
-from mlcore import _storage, constants
+from mlcore import _session, _storage, constants
 from serving._errors import ServingError
 from serving._ingress import Ingress, multi_model_ingress
 from serving._model import ModelSpec, VariantServer, _mlflow_uri
@@ -28,7 +28,7 @@ def _quiet() -> dict:
 
 
 def _serve_address() -> str:
-    return f"http://{constants.get('MLCORE_SERVE_HOST')}:{constants.get('MLCORE_SERVE_PORT')}"
+    return f"http://{constants.get('MLCORE_SERVE_HOST')}:{_session.serve_port()}"
 
 
 def endpoint_url(name: str) -> str:
@@ -39,8 +39,9 @@ def start_serve() -> None:
     """Start Serve on the connected cluster (a no-op where it runs) on mlcore's host/port."""
     from ray import serve
 
-    serve.start(http_options={"host": constants.get("MLCORE_SERVE_HOST"),
-                              "port": constants.get("MLCORE_SERVE_PORT")},
+    # On this process's own Ray, Serve starts here: the port must be free (or be replaced).
+    port = _session.claim_serve_port() if _session.started_local_ray() else _session.serve_port()
+    serve.start(http_options={"host": constants.get("MLCORE_SERVE_HOST"), "port": port},
                 logging_config=_quiet())
 
 

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import random
 import threading
 import time
 import uuid
 from dataclasses import dataclass
 
-log = logging.getLogger("mlcore")
+from serving._log import replica_log as log
+
 _TEXT = ("text/csv", "application/json", "text/plain")
 
 

@@ -20,23 +20,24 @@ import asyncio
 import dataclasses
 import hmac
 import json
-import logging
 import random
 import time
+import traceback
 
 import numpy as np
 from ray import serve
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from mlcore import _storage
 from serving._capture import Capture, new_inference_id
 from serving._errors import BadRequest
+from serving._log import replica_log as log
 from serving._model import ModelSpec, _batch_method, _Batched, _load
-from serving._payload import parse, render
+from serving._payload import parse, read_body, render
 from serving._state import _state
 from serving._types import Settings, secret_hash
 
-log = logging.getLogger("mlcore")
 VARIANT_HEADER = "x-amzn-sagemaker-target-variant"
 INVOKED_HEADER = "X-Amzn-Invoked-Production-Variant"
 INFERENCE_ID_HEADER = "X-Amzn-SageMaker-Inference-Id"
@@ -81,24 +82,32 @@ class Ingress(_Batched):
             self._capture.close()
 
     async def __call__(self, request) -> Response:
-        refused = self._refuse(request)
-        if refused is not None:
-            return refused
         headers, variant, start = request.headers, None, time.perf_counter()
         try:
+            refused = self._refuse(request)
+            if refused is not None:
+                return refused
             self._check_length(headers)
             if self._syncing is None:  # a replica's event loop runs only from its first request
                 self._syncing = asyncio.create_task(self._sync())
             variant = self._choose(headers)
-            raw, ctype = await request.body(), headers.get("content-type", "")
+            # Read as a stream and stop at the limit: a chunked body declares no length.
+            raw = await read_body(request.stream(), self.settings.max_payload_bytes)
+            ctype = headers.get("content-type", "")
             body, media = await self._answer(variant, raw, ctype, headers)
         except BadRequest as e:
             self._count(variant, start, error=e.status >= 500)
             return _response(e.status, {"error": e.message})
-        except Exception as e:  # a model failure: no stack trace over HTTP
-            log.exception("prediction failed")
+        except ClientDisconnect:  # gone before its body was read: nobody to answer, no fault here
+            self._count(variant, start)
+            return _response(499, {"error": "the client disconnected before sending its body"})
+        except Exception as e:  # a model failure or a bug: no stack trace over HTTP, one in the log
+            # The traceback in the message: Serve's file handler mangles exc_info into tuples.
+            log.error("endpoint %s, variant %s: request failed with %s: %s\n%s", self.name,
+                      variant, type(e).__name__, e, traceback.format_exc())
             self._count(variant, start, error=True)
-            return _response(500, {"error": f"prediction failed: {type(e).__name__}"})
+            return _response(500, {"error": f"prediction failed: {type(e).__name__} (the "
+                                            "replica's log has the details)"})
         self._count(variant, start)
         out = {INVOKED_HEADER: variant}
         if self._capture is not None and self._capture.sampled():
@@ -223,8 +232,9 @@ class Ingress(_Batched):
                                   "the X-Amzn-SageMaker-Target-Model header (its path under the "
                                   "model data prefix)")
         parts = model_id.strip("/").split("/")
-        if ".." in parts or "" in parts:
-            raise BadRequest(400, f"target model {model_id!r} must be a relative path without '..'")
+        if {"..", ".", ""} & set(parts):  # _storage.child would refuse them: a 400, not a 500
+            raise BadRequest(400, f"target model {model_id[:200]!r} must be a relative path "
+                                  "without '..' or '.' segments")
         return await self._load_model("/".join(parts))
 
     async def _load_model(self, model_id: str):

@@ -37,7 +37,8 @@ BAD = [
      "did you mean 'content_type'"),
     (dict(hyperparameters={"num_round": [1, 2]}), "hyperparameters.num_round", "got [1, 2]"),
     (dict(max_retry_attempts=-2), "max_retry_attempts", "greater than or equal to -1"),
-    (dict(name="bad_name!"), "name", "should match pattern"),
+    (dict(name="bad_name!"), "name", "letters, digits and hyphens, starting and ending with a "
+                                     "letter or digit; got 'bad_name!' ('_' is not allowed)"),
     (dict(register={"model_package_group_name": "g", "approval_status": "OK"}),
      "register.approval_status", "'PendingManualApproval', 'Approved' or 'Rejected'"),
     (dict(kind="Tuning"), "kind", "unknown kind 'Tuning'"),

@@ -13,8 +13,9 @@ from dataclasses import asdict
 
 from mlcore import _registry, constants
 from mlcore._instances import CATALOG
+from mlcore._names import MODEL_PACKAGE_GROUP_MAX, TRAINING_JOB_MAX, VARIANT_MAX, shown
 from mlcore.errors import MLCoreError, SpecError
-from mlcore.specs import KINDS, kind_of_noun, load_file
+from mlcore.specs import KINDS, check_name, kind_of_noun, load_file
 
 
 def _say(msg: str = "") -> None:
@@ -45,6 +46,8 @@ def run(path: str, job_name: str | None, quiet: bool = False, expect: str | None
         raise SpecError(f"{path} is a {spec.kind} spec; this command takes kind: {expect} "
                         "(mlcore run takes any kind)", [("kind", f"not {expect}")])
     kind = KINDS[spec.kind]
+    if job_name is not None:  # before the service runs: nothing is claimed, Ray not started
+        check_name(job_name, "--job-name", _name_max(kind))
     result = kind.service.run(spec, job_name, logs=not quiet, say=_say)
     if not kind.service.succeeded(result):
         if kind.record is not None:
@@ -70,7 +73,16 @@ def _serve_until_interrupted(service, name: str) -> None:
     _say(f"endpoint {name} deleted")
 
 
+def _name_max(kind) -> int:
+    """The longest name of ``kind``'s resources (its record's; 63 for a kind without one)."""
+    return kind.record.NAME_MAX if kind.record is not None else TRAINING_JOB_MAX
+
+
 def tune(path: str | None, job_name: str | None, resume: str | None, quiet: bool = False) -> int:
+    tuning_max = _name_max(KINDS["TuningJob"])
+    for flag, value in (("--job-name", job_name), ("--resume", resume)):
+        if value is not None:
+            check_name(value, flag, tuning_max)
     # Services import Ray (seconds): only the commands that run something load them.
     from mlcore.services import tuning
 
@@ -91,6 +103,8 @@ def tune(path: str | None, job_name: str | None, resume: str | None, quiet: bool
 def noun(noun: str, action: str, name: str | None, weights: list[str] | None = None) -> int:
     """``mlcore <noun> <action> [NAME]`` for the kind whose CLI noun is ``noun``."""
     kind = kind_of_noun(noun)
+    if name is not None:
+        check_name(name, "NAME", _name_max(kind))
     service = kind.service
     if action == "list":
         _say("\n".join(service.rows()))
@@ -114,16 +128,19 @@ def _weights(pairs: list[str] | None) -> dict[str, float]:
     parsed = {}
     for w in pairs or []:
         variant, _, value = w.partition("=")
+        check_name(variant, "VARIANT", VARIANT_MAX)
         try:
             parsed[variant] = float(value)
         except ValueError:
-            raise SpecError(f"weights are VARIANT=NUMBER; got {w!r}", [("weights", w)]) from None
+            raise SpecError(f"weights are VARIANT=NUMBER; got {shown(w)}", [("weights", shown(w))]) from None
     if not parsed:
         raise SpecError("give at least one VARIANT=WEIGHT", [("weights", "none")])
     return parsed
 
 
 def models(action: str, group: str | None, version: int | None) -> int:
+    if group is not None:
+        check_name(group, "GROUP", MODEL_PACKAGE_GROUP_MAX)
     if action == "list" and group is None:
         groups = _registry.list_groups()
         _say("\n".join(groups) if groups else "no model package groups yet")

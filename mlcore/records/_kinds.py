@@ -69,6 +69,7 @@ class TuningJobRecord(Record):
 
     KIND = "HyperParameterTuningJob"
     NAME_FIELD = "HyperParameterTuningJobName"
+    NAME_MAX = 32
     STATUS_FIELD = "HyperParameterTuningJobStatus"
     NOUN = "tuning job"
     LIST_COMMAND = "mlcore tuning-jobs list"

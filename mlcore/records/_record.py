@@ -9,13 +9,17 @@ changed fields, so processes changing different fields of one record never undo 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import socket
 from typing import ClassVar
 
+from mlcore._names import check_name
 from mlcore.errors import JobNotFound
 from mlcore.records._status import Status
 from mlcore.records._store import store
+
+log = logging.getLogger("mlcore")
 
 
 class Record:
@@ -24,6 +28,7 @@ class Record:
     STATUS_FIELD: ClassVar[str]  # "TrainingJobStatus"; loaded back as a Status
     NOUN: ClassVar[str]  # in messages: "training job"
     LIST_COMMAND: ClassVar[str]  # suggested when a name is unknown: "mlcore jobs list"
+    NAME_MAX: ClassVar[int] = 63  # SageMaker's longest name of the kind (a tuning job: 32)
 
     CreationTime: float
     FailureReason: str | None
@@ -62,10 +67,37 @@ class Record:
     def _with_liveness(self):
         status = getattr(self, self.STATUS_FIELD)
         if isinstance(status, Status) and status.is_active and not self.driver_alive():
+            reason = (f"the process that ran the {self.NOUN} (pid {self.DriverPid}) exited "
+                      "without finishing it; run it again")
+            if self.FailureReason is None:  # the first reader to notice
+                self._close_abandoned_run(reason)
             setattr(self, self.STATUS_FIELD, Status.FAILED)
-            self.FailureReason = (f"the process that ran the {self.NOUN} (pid {self.DriverPid}) "
-                                  "exited without finishing it; run it again")
+            self.FailureReason = reason
         return self
+
+    def _close_abandoned_run(self, reason: str) -> None:
+        """End the MLflow run of a job whose driver died (SIGKILL, a lost machine) as FAILED
+        with ``reason``, once: the stored record keeps its status (a resume continues from
+        it) and gains the reason, which tells later readers the run is closed already."""
+        run_id, claimed = getattr(self, "MlflowRunId", None), []
+
+        def mark(data: dict) -> dict:  # unless a new driver took the job over meanwhile
+            if data.get("DriverPid") != self.DriverPid or data.get("FailureReason"):
+                return {}
+            claimed.append(True)
+            return {"FailureReason": reason}
+
+        try:
+            store().update(self.KIND, self.name, mark)
+            if run_id and claimed:
+                from mlcore import _tracking
+
+                _tracking.set_tags(run_id, {"mlcore.status": str(Status.FAILED),
+                                            "mlcore.failure_reason": reason})
+                _tracking.end_run(run_id, Status.FAILED)
+        except Exception:  # a reader must not fail on tracking trouble
+            log.exception("could not close the MLflow run %s of %s %s", run_id, self.NOUN,
+                          self.name)
 
     def driver_alive(self) -> bool:
         """Whether the driver process still runs; True when it is on another host (this
@@ -82,7 +114,10 @@ class Record:
 
     @classmethod
     def claim(cls, name: str, **fields) -> bool:
-        """Write a new record (defaults plus ``fields``) if ``name`` is free; False if taken."""
+        """Write a new record (defaults plus ``fields``) if ``name`` is free; False if taken.
+        A name breaking SageMaker's rule is refused (SpecError) whoever claims it: the name
+        becomes folders, URLs and MLflow names later."""
+        check_name(name, cls.NAME_FIELD, cls.NAME_MAX)
         rec = cls(**{**fields, cls.NAME_FIELD: name})
         return store().claim(cls.KIND, name, rec.to_dict())
 

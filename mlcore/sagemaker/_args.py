@@ -11,6 +11,15 @@ import difflib
 import inspect
 import logging
 
+from mlcore._names import (
+    ENDPOINT_MAX,
+    MODEL_PACKAGE_GROUP_MAX,
+    TRAINING_JOB_MAX,
+    TUNING_JOB_MAX,
+    VARIANT_MAX,
+)
+from mlcore.specs import check_name
+
 log = logging.getLogger("mlcore")
 
 # v2 arguments with no meaning on a Ray cluster, and what we do instead.
@@ -80,3 +89,14 @@ def accept(where: str, kwargs: dict, signature_of=None, extra: tuple[str, ...] =
         close = difflib.get_close_matches(name, [*known, *extra, *IGNORED], n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise TypeError(f"{where}() got an unexpected keyword argument {name!r}{hint}")
+
+
+# Each resource's longest name, for name(); the rule itself is mlcore.specs.check_name.
+TRAINING_JOB, TUNING_JOB, ENDPOINT, GROUP, VARIANT = (
+    TRAINING_JOB_MAX, TUNING_JOB_MAX, ENDPOINT_MAX, MODEL_PACKAGE_GROUP_MAX, VARIANT_MAX)
+
+
+def name(value: str | None, field: str, max_len: int = TRAINING_JOB) -> str | None:
+    """A name keyword (``job_name``, ``endpoint_name``, ...) checked by SageMaker's rule
+    before the facade does anything with it (a SpecError naming the keyword); None passes."""
+    return value if value is None else check_name(value, field, max_len)

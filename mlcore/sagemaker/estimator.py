@@ -34,6 +34,7 @@ class Estimator:
                  **kwargs):
         _args.accept(type(self).__name__, {**kwargs, **({"role": role} if role else {})},
                      Estimator.__init__)
+        _args.name(base_job_name, "base_job_name")
         if image_uri and not algorithm:
             algorithm = image_uris.algorithm_of(image_uri)
             if algorithm is None and not entry_point:
@@ -71,6 +72,7 @@ class Estimator:
     @classmethod
     def attach(cls, training_job_name: str, sagemaker_session=None) -> Estimator:
         """An Estimator bound to an existing job (its spec and its results)."""
+        _args.name(training_job_name, "training_job_name")
         record = TrainingJobRecord.load(training_job_name)
         est = cls.from_spec(TrainingJob.model_validate(record.Spec))
         est.latest_training_job = _handle(training_job_name)
@@ -90,6 +92,7 @@ class Estimator:
     def fit(self, inputs=None, wait: bool = True, logs: bool = True, job_name: str | None = None,
             experiment_config=None):
         """Train. ``inputs``: a URI, a ``TrainingInput``, or ``{channel: URI | TrainingInput}``."""
+        _args.name(job_name, "job_name")
         spec = self._spec.model_copy(deep=True)
         if inputs is not None:
             spec.inputs = _channels(inputs)
@@ -126,6 +129,7 @@ class Estimator:
                  approval_status: str | None = None, description: str | None = None, **kwargs):
         """Register the trained model as a new version of ``model_package_group_name``."""
         _args.accept("Estimator.register", kwargs, Estimator.register)
+        _args.name(model_package_group_name, "model_package_group_name", _args.GROUP)
         return training.register(self._name(), model_package_group_name, approval_status,
                                  description)
 
@@ -135,6 +139,7 @@ class Estimator:
         """Serve the trained model on a realtime endpoint; return its ``Predictor``.
         ``endpoint_fields``: ``data_capture_config`` and the Endpoint spec's own fields
         (``batching``, ``auth``, ``max_payload_mb``, ``timeout_s``)."""
+        _args.name(endpoint_name, "endpoint_name", _args.ENDPOINT)
         record = self._completed()
         return _endpoints.deploy(_endpoints.model_ref(record.TrainingJobName),
                                  endpoint_name or record.TrainingJobName, instance_type,

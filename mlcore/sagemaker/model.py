@@ -8,8 +8,10 @@ from mlcore.sagemaker import _args, _endpoints
 
 class ModelPackage:
     """A registered model version, ``model_package_arn="<group>/<version>"`` (or
-    ``"<group>@<alias>"``). ``deploy`` refuses versions that are not Approved unless
-    ``allow_unapproved=True``."""
+    ``"<group>@<alias>"``, or a ``models:/`` URI of either). ``deploy`` refuses versions that
+    are not Approved unless ``allow_unapproved=True``; ``require_approved_model=True`` (or
+    ``MLCORE_REQUIRE_APPROVED_MODEL=true``, for every deploy) refuses them whatever
+    ``allow_unapproved`` says."""
 
     def __init__(self, role=None, model_package_arn: str | None = None, sagemaker_session=None,
                  **kwargs):
@@ -27,7 +29,7 @@ class ModelPackage:
                serializer=None, deserializer=None, endpoint_name: str | None = None,
                wait: bool = True, serverless_inference_config=None,
                allow_unapproved: bool = False, **endpoint_fields):
-        name = endpoint_name or self._ref.name
+        name = _args.name(endpoint_name, "endpoint_name", _args.ENDPOINT) or self._ref.name
         return _endpoints.deploy(self._ref, name, instance_type, initial_instance_count, serializer,
                                  deserializer, wait, serverless_inference_config,
                                  allow_unapproved=allow_unapproved, **endpoint_fields)

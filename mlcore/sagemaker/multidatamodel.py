@@ -21,6 +21,7 @@ class MultiDataModel:
     def __init__(self, name: str, model_data_prefix: str, model=None, algorithm: str | None = None,
                  max_models_per_replica: int = 50, **kwargs):
         _args.accept("MultiDataModel", kwargs, MultiDataModel.__init__)
+        _args.name(name, "name", _args.ENDPOINT)  # the endpoint's name by default
         self.name, self.model_data_prefix = name, model_data_prefix.rstrip("/")
         self.algorithm = algorithm or getattr(getattr(model, "_spec", None), "algorithm", None)
         if not self.algorithm:
@@ -32,9 +33,10 @@ class MultiDataModel:
         """Copy a committed model artifact (e.g. ``estimator.model_data``) under the prefix,
         at ``model_data_path`` (default: the source's last path part); return that path."""
         path = (model_data_path or model_data_source.rstrip("/").rsplit("/", 1)[-1]).strip("/")
+        dest = _storage.child(self.model_data_prefix, path)  # refuses '..' and absolute paths
         with tempfile.TemporaryDirectory(prefix="mlcore-mme-") as tmp:
             local = _storage.fetch_committed(model_data_source, tmp)
-            _storage.commit_dir(local, _storage.join(self.model_data_prefix, path))
+            _storage.commit_dir(local, dest)
         return path
 
     def list_models(self):
@@ -50,7 +52,8 @@ class MultiDataModel:
                wait: bool = True, **endpoint_fields):
         ref = ModelRef(model_data_prefix=self.model_data_prefix, algorithm=self.algorithm,
                                max_models_per_replica=self.max_models_per_replica)
-        return _endpoints.deploy(ref, endpoint_name or self.name, instance_type,
+        name = _args.name(endpoint_name, "endpoint_name", _args.ENDPOINT) or self.name
+        return _endpoints.deploy(ref, name, instance_type,
                                  initial_instance_count, serializer, deserializer, wait,
                                  **endpoint_fields)
 

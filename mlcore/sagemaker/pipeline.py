@@ -27,6 +27,7 @@ class PipelineModel:
     def __init__(self, models: list, role=None, name: str | None = None, sagemaker_session=None,
                  **kwargs):
         _args.accept("PipelineModel", kwargs, PipelineModel.__init__)
+        _args.name(name, "name", _args.ENDPOINT)  # the endpoint's name by default
         if len(models) < 2:
             raise SpecError("a PipelineModel needs at least 2 models; deploy a single model "
                             "directly", [("models", "fewer than 2")])
@@ -36,7 +37,7 @@ class PipelineModel:
     def deploy(self, initial_instance_count: int = 1, instance_type: str = "local",
                serializer=None, deserializer=None, endpoint_name: str | None = None,
                wait: bool = True, **endpoint_fields):
-        name = endpoint_name or self.name
+        name = _args.name(endpoint_name, "endpoint_name", _args.ENDPOINT) or self.name
         if not name:
             raise SpecError("PipelineModel.deploy needs endpoint_name (or PipelineModel(name=...))",
                             [("endpoint_name", "missing")])

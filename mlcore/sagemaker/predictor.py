@@ -5,12 +5,17 @@ from __future__ import annotations
 import serving
 from mlcore.errors import EndpointError
 from mlcore.records import EndpointRecord
+from mlcore.sagemaker import _args
 from mlcore.services import Handle, endpoints
 
 
 class Predictor(serving.Predictor):
     """SageMaker v2's ``Predictor``: ``predict`` over HTTP, ``delete_endpoint`` removes the
-    endpoint and its record, ``describe`` returns DescribeEndpoint's fields."""
+    endpoint and its record, ``describe`` returns DescribeEndpoint's fields. The endpoint
+    name goes into the URL (``/endpoints/<name>``), so it must follow SageMaker's rule."""
+
+    def __init__(self, endpoint_name: str, *args, **kwargs):
+        super().__init__(_args.name(endpoint_name, "endpoint_name", _args.ENDPOINT), *args, **kwargs)
 
     @property
     def _handle(self) -> Handle:

@@ -34,21 +34,25 @@ class Session:
     def endpoint_from_production_variants(self, name: str, production_variants: list, wait: bool = True,
                                           **endpoint_fields):
         """Deploy an endpoint of several variants (see :func:`production_variant`)."""
+        _args.name(name, "name", _args.ENDPOINT)
         return _endpoints.deploy_variants(name, list(production_variants), wait=wait, **endpoint_fields)
 
     def update_endpoint_weights_and_capacities(self, endpoint_name: str,
                                                desired_weights_and_capacities: list[dict]) -> str:
         """Set ``DesiredWeight`` per ``VariantName`` in place: no restart, no dropped request."""
+        _args.name(endpoint_name, "endpoint_name", _args.ENDPOINT)
+        for d in desired_weights_and_capacities:
+            _args.name(d.get("VariantName"), "VariantName", _args.VARIANT)
         weights = {d["VariantName"]: d["DesiredWeight"] for d in desired_weights_and_capacities
                    if "DesiredWeight" in d}
         endpoints.update_weights(endpoint_name, weights)
         return endpoint_name
 
     def describe_endpoint(self, endpoint_name: str) -> dict:
-        return endpoints.describe(endpoint_name)
+        return endpoints.describe(_args.name(endpoint_name, "endpoint_name", _args.ENDPOINT))
 
     def delete_endpoint(self, endpoint_name: str) -> None:
-        endpoints.delete(endpoint_name)
+        endpoints.delete(_args.name(endpoint_name, "endpoint_name", _args.ENDPOINT))
 
 
 def production_variant(model_name: str, instance_type: str = "local", initial_instance_count: int = 1,

@@ -77,6 +77,7 @@ class HyperparameterTuner:
                  random_seed: int | None = None, completion_criteria_config: dict | None = None,
                  **kwargs):
         _args.accept("HyperparameterTuner", kwargs, HyperparameterTuner.__init__)
+        _args.name(base_tuning_job_name, "base_tuning_job_name", _args.TUNING_JOB)
         self.estimator = estimator
         self.base_tuning_job_name = base_tuning_job_name
         est = estimator.spec.model_copy(deep=True)
@@ -122,6 +123,7 @@ class HyperparameterTuner:
     @classmethod
     def attach(cls, tuning_job_name: str, sagemaker_session=None) -> HyperparameterTuner:
         """The tuner of an existing tuning job: its results, or ``fit()`` to resume it."""
+        _args.name(tuning_job_name, "tuning_job_name", _args.TUNING_JOB)
         rec = TuningJobRecord.load(tuning_job_name)
         tuner = cls.from_spec(TuningJob.model_validate(rec.Spec))
         tuner.latest_tuning_job = _handle(tuning_job_name)
@@ -132,6 +134,7 @@ class HyperparameterTuner:
             **kwargs):
         """Run the tuning job. On an attached, unfinished job (its driver died), resume it."""
         _args.accept("HyperparameterTuner.fit", kwargs, HyperparameterTuner.fit)
+        _args.name(job_name, "job_name", _args.TUNING_JOB)
         spec = self._spec.model_copy(deep=True)
         if inputs is not None:
             spec.estimator.inputs = _channels(inputs)
@@ -207,7 +210,8 @@ class HyperparameterTuningJobAnalytics:
     """``tuner.analytics()``: the results table of a tuning job."""
 
     def __init__(self, hyperparameter_tuning_job_name: str, sagemaker_session=None):
-        self.name = hyperparameter_tuning_job_name
+        self.name = _args.name(hyperparameter_tuning_job_name, "hyperparameter_tuning_job_name",
+                               _args.TUNING_JOB)
 
     def description(self) -> dict:
         return tuning.describe(self.name)

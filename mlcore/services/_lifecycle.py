@@ -30,10 +30,13 @@ def generate_name(base: str, max_len: int = 63) -> str:
     return f"{base[:max_len - len(stamp) - 1].rstrip('-')}-{stamp}"
 
 
-def claim_name(record: type[Record], name: str | None, base: str, max_len: int = 63,
+def claim_name(record: type[Record], name: str | None, base: str, max_len: int | None = None,
                resume: bool = False, field: str = "name") -> str:
     """Claim ``name`` for a new job of ``record``'s kind (a user's name must follow
-    SageMaker's rule and be free), or a generated one; ``resume``: the named job exists."""
+    SageMaker's rule and be free), or a generated one; ``resume``: the named job exists.
+    ``max_len``: the kind's longest name (default: its record's ``NAME_MAX``). The check is
+    the one every entry point uses, and it runs before anything is claimed or written."""
+    max_len = max_len or record.NAME_MAX
     if name:
         check_name(name, field, max_len)
         if not resume and not record.claim(name):

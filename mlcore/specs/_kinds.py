@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from mlcore import records
 from mlcore.errors import SpecError
-from mlcore.specs._base import Spec, field_problems, format_problems
+from mlcore.specs._base import Spec, field_problems, format_problems, shown
 from mlcore.specs.benchmark import Benchmark
 from mlcore.specs.endpoint import Endpoint
 from mlcore.specs.training import TrainingJob
@@ -58,13 +58,13 @@ def parse_spec(data: Any, kind: str | None = None) -> Spec:
                         [("(spec)", "not a mapping")])
     kind = kind or data.get("kind")
     if not isinstance(kind, str | None):
-        raise SpecError(format_problems([("kind", f"must be a string such as 'TrainingJob'; got {kind!r}")]),
+        raise SpecError(format_problems([("kind", f"must be a string such as 'TrainingJob'; got {shown(kind)}")]),
                         [("kind", "not a string")])
     if kind not in KINDS:
         if kind in PLANNED_KINDS:
-            msg = f"kind {kind!r} is not available in this version; available: {', '.join(KINDS)}"
+            msg = f"kind {shown(kind)} is not available in this version; available: {', '.join(KINDS)}"
         else:
-            msg = (f"unknown kind {kind!r}; set kind to one of {', '.join(KINDS)}" if kind
+            msg = (f"unknown kind {shown(kind)}; set kind to one of {', '.join(KINDS)}" if kind
                    else f"missing; set kind to one of {', '.join(KINDS)}")
         raise SpecError(format_problems([("kind", msg)]), [("kind", msg)])
     model = KINDS[kind].spec

@@ -8,20 +8,29 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from mlcore.specs._base import NAME_PATTERN as NAME
-from mlcore.specs._base import Spec, check_instance_type
+from mlcore.specs._base import (
+    EndpointName,
+    ModelPackageGroupName,
+    Spec,
+    TrainingJobName,
+    VariantName,
+    check_instance_type,
+    shown,
+)
 
 
 class ModelRef(Spec):
     """Which model a variant serves: a registered model version (by version or alias), the
     model of a completed training job, or (multi-model) every model under a prefix."""
 
-    name: str | None = Field(None, description="Registered model (model package group) name.")
+    name: ModelPackageGroupName | None = Field(
+        None, description="Registered model (model package group) name.")
     version: int | None = Field(None, ge=1, description="Registered version; with name.")
     alias: str | None = Field(
         None, description="Registry alias, e.g. 'approved' (the newest approved version); with "
         "name. Neither version nor alias means 'approved'.")
-    training_job: str | None = Field(None, description="A completed training job whose model to serve.")
+    training_job: TrainingJobName | None = Field(
+        None, description="A completed training job whose model to serve.")
     model_data_prefix: str | None = Field(
         None, description="Multi-model: a folder or prefix of model artifacts, each loaded on "
         "first use by the X-Amzn-SageMaker-Target-Model header (its path under the prefix).")
@@ -42,7 +51,7 @@ class ModelRef(Spec):
             raise ValueError("version and alias go with name (a registered model), not training_job")
         if self.version and self.alias:
             raise ValueError(f"give version or alias, not both (version {self.version}, "
-                             f"alias {self.alias!r})")
+                             f"alias {shown(self.alias)})")
         return self
 
     def describe(self) -> str:
@@ -85,7 +94,9 @@ class AutoscalingSpec(Spec):
 class VariantSpec(Spec):
     """One production variant: a model, its replicas, its share of the traffic."""
 
-    variant_name: str = Field("AllTraffic", pattern=NAME, description="Variant name.")
+    variant_name: VariantName = Field(
+        "AllTraffic", description="Variant name (alphanumerics and hyphens, <= 63; it names "
+        "the variant's data capture folder).")
     model: ModelRef | None = Field(None, description="The model this variant serves.")
     pipeline: list[ModelRef] | None = Field(
         None, min_length=2, description="Instead of model: an inference pipeline (e.g. "
@@ -150,7 +161,8 @@ class Endpoint(Spec):
 
     KIND: ClassVar[str] = "Endpoint"
     kind: Literal["Endpoint"] = Field("Endpoint", description="Spec kind.")
-    endpoint_name: str = Field(pattern=NAME, description="Endpoint name (alphanumerics and hyphens, <= 63).")
+    endpoint_name: EndpointName = Field(
+        description="Endpoint name (alphanumerics and hyphens, <= 63).")
     variants: list[VariantSpec] = Field(min_length=1, description="Production variants.")
     batching: BatchingSpec = Field(default_factory=BatchingSpec, description="Dynamic batching.")
     auth: AuthSpec | None = Field(None, description="Authentication; null means none (loopback only).")
@@ -158,6 +170,11 @@ class Endpoint(Spec):
     timeout_s: float = Field(60.0, gt=0, le=3600, description="Longest a prediction may take (504 after).")
     allow_unapproved: bool = Field(
         False, description="Serve registered versions that are not Approved (off: refused).")
+    require_approved_model: bool = Field(
+        False, description="Serve only Approved registry versions: a training_job or "
+        "model_data_prefix source, or a PendingManualApproval or Rejected version, is refused "
+        "at deploy time, whatever allow_unapproved says. MLCORE_REQUIRE_APPROVED_MODEL=true in "
+        "the deploying process turns it on for every endpoint.")
     data_capture: DataCaptureSpec | None = Field(None, description="Data capture; null: off.")
 
     @field_validator("variants")

@@ -10,12 +10,16 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from mlcore._builtins import BUILTIN_ALGORITHMS
 from mlcore.errors import SpecError
 from mlcore.specs._base import (
-    NAME_PATTERN,
     ApprovalStatus,
+    ChannelName,
+    EndpointName,
     HyperparameterValue,
+    ModelPackageGroupName,
     Spec,
+    TrainingJobName,
     check_instance_type,
     format_problems,
+    shown,
     tag_dict,
 )
 
@@ -49,17 +53,19 @@ class MetricDefinition(Spec):
 
         try:
             if re.compile(v).groups < 1:
-                raise ValueError(f"regex {v!r} needs a capturing group around the value, e.g. "
+                raise ValueError(f"regex {shown(v)} needs a capturing group around the value, e.g. "
                                  "'loss=([0-9.eE+-]+)'")
         except re.error as e:
-            raise ValueError(f"regex {v!r} does not compile: {e}") from None
+            raise ValueError(f"regex {shown(v)} does not compile: {e}") from None
         return v
 
 
 class RegisterSpec(Spec):
     """Register the trained model in the model registry after training."""
 
-    model_package_group_name: str = Field(description="Registered model (package group) name.")
+    model_package_group_name: ModelPackageGroupName = Field(
+        description="Registered model (package group) name (SageMaker rules: alphanumerics "
+        "and hyphens, <= 63).")
     approval_status: ApprovalStatus = Field(
         "PendingManualApproval", description="Initial approval status of the new version.")
     description: str | None = Field(None, description="Version description.")
@@ -68,7 +74,9 @@ class RegisterSpec(Spec):
 class DeploySpec(Spec):
     """Deploy the trained model to a realtime endpoint after training."""
 
-    endpoint_name: str | None = Field(None, description="Endpoint name; null uses the job name.")
+    endpoint_name: EndpointName | None = Field(
+        None, description="Endpoint name (alphanumerics and hyphens, <= 63); null uses the "
+        "job name.")
     initial_instance_count: int = Field(1, ge=1, description="Replicas serving the model.")
     instance_type: str = Field("local", description="Instance type of each replica.")
     sample_input: str | None = Field(
@@ -88,9 +96,8 @@ class TrainingJob(Spec):
 
     KIND: ClassVar[str] = "TrainingJob"
     kind: Literal["TrainingJob"] = Field("TrainingJob", description="Spec kind.")
-    name: str | None = Field(
-        None, pattern=NAME_PATTERN,
-        description="Job name (SageMaker rules: alphanumerics and hyphens, <= 63); null "
+    name: TrainingJobName | None = Field(
+        None, description="Job name (SageMaker rules: alphanumerics and hyphens, <= 63); null "
         "generates <algorithm>-<timestamp>.")
     algorithm: str | None = Field(None, description=f"Built-in algorithm: {', '.join(BUILTIN_ALGORITHMS)}.")
     entry_point: str | None = Field(None, description="User training script (script mode).")
@@ -109,9 +116,9 @@ class TrainingJob(Spec):
         "lines ([{Name, Regex}], the regex's first group is the value), as SageMaker does.")
     hyperparameters: dict[str, HyperparameterValue] = Field(
         default_factory=dict, description="Hyperparameters, named as the algorithm names them.")
-    inputs: dict[str, Channel] = Field(
+    inputs: dict[ChannelName, Channel] = Field(
         default_factory=dict, description="Channels by name ({train: {uri, content_type}}); "
-        "a bare URI or {name: uri} is accepted.")
+        "a bare URI or {name: uri} is accepted. Names: letters, digits, '.', '-', '_' (<= 64).")
     output_path: str | None = Field(
         None, description="Where <job>/model and <job>/checkpoints go; null is $MLCORE_HOME/output.")
     instance_type: str = Field("local", description="SageMaker instance type (ml.m5.xlarge, ...) "
@@ -169,7 +176,7 @@ class TrainingJob(Spec):
         if v is not None and v not in BUILTIN_ALGORITHMS:
             close = difflib.get_close_matches(v, BUILTIN_ALGORITHMS, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"choose one of {', '.join(BUILTIN_ALGORITHMS)}"
-            raise ValueError(f"unknown built-in algorithm {v!r}; {hint}")
+            raise ValueError(f"unknown built-in algorithm {shown(v)}; {hint}")
         return v
 
     @model_validator(mode="after")
@@ -207,13 +214,13 @@ def training_problems(d: dict) -> list[tuple[str, str]]:
     if not algo and not entry:
         out.append(("algorithm", "set either algorithm (a built-in such as 'xgboost') or entry_point (a script)"))
     elif algo and entry:
-        out.append(("entry_point", f"set algorithm ({algo!r}) or entry_point ({entry!r}), not both"))
+        out.append(("entry_point", f"set algorithm ({shown(algo)}) or entry_point ({shown(entry)}), not both"))
     if algo and (d.get("distribution") or d.get("metric_definitions")):
         field = "distribution" if d.get("distribution") else "metric_definitions"
-        out.append((field, f"only applies to script mode (entry_point); built-in {algo!r} "
+        out.append((field, f"only applies to script mode (entry_point); built-in {shown(algo)} "
                            "chooses its own. Remove it"))
     if entry and not str(entry).endswith(".py"):
-        out.append(("entry_point", f"must be a Python script (*.py); got {entry!r}"))
+        out.append(("entry_point", f"must be a Python script (*.py); got {shown(entry)}"))
     spot, max_run, max_wait = d.get("use_spot_instances"), d.get("max_run", 86400), d.get("max_wait")
     if spot is True:
         if max_wait is None:
@@ -223,7 +230,7 @@ def training_problems(d: dict) -> list[tuple[str, str]]:
             out.append(("max_wait", f"must be >= max_run ({max_run}) when use_spot_instances is "
                                     f"true; got {max_wait}"))
     elif max_wait is not None:
-        out.append(("max_wait", f"is only used with use_spot_instances: true; got max_wait={max_wait} "
+        out.append(("max_wait", f"is only used with use_spot_instances: true; got max_wait={shown(max_wait)} "
                                 "without spot. Set use_spot_instances: true or remove max_wait"))
     return out
 

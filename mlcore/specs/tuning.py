@@ -11,7 +11,15 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from mlcore.specs._base import ApprovalStatus, HyperparameterValue, Spec, tag_dict
+from mlcore.specs._base import (
+    ApprovalStatus,
+    HyperparameterValue,
+    ModelPackageGroupName,
+    Spec,
+    TuningJobName,
+    shown,
+    tag_dict,
+)
 from mlcore.specs.training import TrainingJob, training_problems
 
 
@@ -65,7 +73,7 @@ class CategoricalRange(Spec):
     @classmethod
     def _distinct(cls, v: list) -> list:
         if len({str(x) for x in v}) != len(v):
-            raise ValueError(f"values must be distinct; got {v!r}")
+            raise ValueError(f"values must be distinct; got {shown(v)}")
         return v
 
 
@@ -79,8 +87,8 @@ class WarmStartSpec(Spec):
     type: Literal["IdenticalDataAndAlgorithm", "TransferLearning"] = Field(
         description="IdenticalDataAndAlgorithm: the parents trained the same algorithm on the "
         "same data; TransferLearning: data or algorithm may differ.")
-    parents: list[str] = Field(min_length=1, max_length=5,
-                               description="Names of the parent tuning jobs (at most 5).")
+    parents: list[TuningJobName] = Field(min_length=1, max_length=5,
+                                         description="Names of the parent tuning jobs (at most 5).")
 
 
 class CompletionCriteria(Spec):
@@ -96,8 +104,9 @@ class CompletionCriteria(Spec):
 class TuningRegisterSpec(Spec):
     """Register the best training job's model after tuning."""
 
-    model_package_group_name: str | None = Field(
-        None, description="Registered model name; null uses the tuning job's name.")
+    model_package_group_name: ModelPackageGroupName | None = Field(
+        None, description="Registered model name (alphanumerics and hyphens, <= 63); null "
+        "uses the tuning job's name.")
     approval_status: ApprovalStatus = Field(
         "PendingManualApproval", description="Initial approval status of the new version.")
 
@@ -107,9 +116,8 @@ class TuningJob(Spec):
 
     KIND: ClassVar[str] = "TuningJob"
     kind: Literal["TuningJob"] = Field("TuningJob", description="Spec kind.")
-    name: str | None = Field(
-        None, pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$",
-        description="Tuning job name (SageMaker rules: alphanumerics and hyphens, <= 32); "
+    name: TuningJobName | None = Field(
+        None, description="Tuning job name (SageMaker rules: alphanumerics and hyphens, <= 32); "
         "null generates one. Running a spec whose named job exists unfinished resumes it.")
     estimator: TrainingJob = Field(
         description="The training job each trial runs (a TrainingJob spec without kind); "
@@ -162,25 +170,31 @@ class TuningJob(Spec):
 
 
 def tuning_problems(d: dict) -> list[tuple[str, str]]:
-    """Rules spanning several fields of a TuningJob, on dumped (valid-typed) data."""
-    out = [(f"estimator.{p}", m) for p, m in training_problems(d.get("estimator") or {})]
-    strategy, ranges = d.get("strategy"), d.get("hyperparameter_ranges") or {}
+    """Rules spanning several fields of a TuningJob, on dumped data or, after a field error,
+    on the raw data (so any field may have any type here)."""
+    estimator = _mapping(d.get("estimator"))
+    out = [(f"estimator.{p}", m) for p, m in training_problems(estimator)]
+    strategy, ranges = d.get("strategy"), _mapping(d.get("hyperparameter_ranges"))
     if strategy == "Hyperband" and d.get("early_stopping_type") == "Auto":
         out.append(("early_stopping_type", "Hyperband stops trials early itself; set "
                                            "early_stopping_type: Off"))
     if strategy == "Grid":
-        bad = [n for n, r in ranges.items() if r.get("type") == "Continuous"]
+        bad = [n for n, r in ranges.items() if _mapping(r).get("type") == "Continuous"]
         if bad:
             out.append((f"hyperparameter_ranges.{bad[0]}", "Grid search needs Categorical or "
                         "Integer ranges (a continuous range has no grid); use Bayesian or Random"))
     if d.get("warm_start_config") and strategy not in ("Bayesian", None):
         out.append(("warm_start_config", f"warm start seeds the Bayesian search; strategy "
-                                         f"{strategy} ignores earlier trials. Use Bayesian"))
-    if d.get("max_parallel_jobs", 1) > d.get("max_jobs", 10):
-        out.append(("max_parallel_jobs", f"is {d['max_parallel_jobs']}, more than max_jobs "
-                                         f"({d['max_jobs']}); lower it"))
-    fixed = set((d.get("estimator") or {}).get("hyperparameters") or {})
-    for name in sorted(fixed & set(ranges)):
+                                         f"{shown(strategy)} ignores earlier trials. Use Bayesian"))
+    parallel, total = d.get("max_parallel_jobs", 1), d.get("max_jobs", 10)
+    if isinstance(parallel, int) and isinstance(total, int) and parallel > total:
+        out.append(("max_parallel_jobs", f"is {parallel}, more than max_jobs ({total}); lower it"))
+    fixed = set(_mapping(estimator.get("hyperparameters")))
+    for name in sorted(fixed & set(ranges), key=str):
         out.append((f"hyperparameter_ranges.{name}", f"{name} is also a fixed hyperparameter of "
                     "the estimator; remove it from one of them"))
     return out
+
+
+def _mapping(v: Any) -> dict:
+    return v if isinstance(v, dict) else {}

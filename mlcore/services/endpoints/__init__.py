@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from mlcore import constants
+from mlcore import _names, constants
 from mlcore.records import EndpointRecord, Status
 from mlcore.services.endpoints._deploy import (
     capture_uri,
@@ -27,8 +27,9 @@ RECORD = EndpointRecord
 
 def run(spec: Endpoint, name: str | None = None, logs: bool = True, say=print) -> EndpointRecord:
     """Deploy ``spec`` (``name`` overrides its endpoint_name); ``say`` prints what a user reads."""
-    if name:
-        spec = spec.model_copy(update={"endpoint_name": name})
+    if name:  # checked here: model_copy does not validate
+        spec = spec.model_copy(update={"endpoint_name": _names.check_name(
+            name, "endpoint_name", _names.ENDPOINT_MAX)})
     d = deploy(spec)
     say(f"endpoint {d['EndpointName']} {d['EndpointStatus']}: POST {d['Url']}/invocations")
     for v in d["ProductionVariants"]:

@@ -11,7 +11,7 @@ from functools import partial
 import algorithms
 import serving
 from mlcore import _instances, _registry, _session, constants
-from mlcore.errors import EndpointError, MLCoreError, RegistryError
+from mlcore.errors import EndpointError, MLCoreError, RegistryError, root_cause
 from mlcore.records import EndpointRecord, Status, TrainingJobRecord
 from mlcore.services._lifecycle import driver
 from mlcore.specs import Endpoint, ModelRef, VariantSpec
@@ -80,9 +80,35 @@ def _job_model(job_name: str):
                              _pyfunc_predict, handle=_script_handle)
 
 
-def resolve(ref: ModelRef, allow_unapproved: bool = False) -> tuple[object, dict]:
+def approval_required(spec: Endpoint) -> str | None:
+    """What demands that only Approved registry versions serve ``spec`` (its
+    ``require_approved_model``, or ``MLCORE_REQUIRE_APPROVED_MODEL`` for every endpoint), or
+    None. Read here, in the deploying process: the decision is made before anything starts,
+    so no Ray process needs the variable."""
+    if spec.require_approved_model:
+        return "the endpoint's require_approved_model: true"
+    if constants.get("MLCORE_REQUIRE_APPROVED_MODEL"):
+        return "MLCORE_REQUIRE_APPROVED_MODEL=true"
+    return None
+
+
+def _refuse_unregistered(ref: ModelRef, variant: str, required_by: str) -> None:
+    if not ref.name:  # a training job's model or a multi-model prefix: not in the registry
+        raise EndpointError(
+            f"variant {variant!r} serves {ref.describe()}, which is not a registered model "
+            f"version, and {required_by} allows only Approved registry versions: register it "
+            "(a training job's register: step, or estimator.register(model_package_group_name="
+            "GROUP)), approve it (`mlcore models approve GROUP VERSION`, or "
+            "mlcore.registry.approve(GROUP, VERSION)) and serve it as model: {name: GROUP}")
+
+
+def resolve(ref: ModelRef, allow_unapproved: bool = False, required_by: str | None = None,
+            variant: str = "AllTraffic") -> tuple[object, dict]:
     """``(serving.ModelSpec, what was resolved)``; refuses unapproved versions unless
-    ``allow_unapproved``."""
+    ``allow_unapproved``. ``required_by`` (see :func:`approval_required`) refuses anything but
+    an Approved registry version, whatever ``allow_unapproved`` says."""
+    if required_by:
+        _refuse_unregistered(ref, variant, required_by)
     if ref.training_job:
         return _job_model(ref.training_job), {"TrainingJobName": ref.training_job}
     if ref.model_data_prefix:
@@ -95,11 +121,15 @@ def resolve(ref: ModelRef, allow_unapproved: bool = False) -> tuple[object, dict
                else _registry.by_alias(ref.name, ref.alias or _registry.APPROVED_ALIAS))
     except RegistryError as e:
         raise EndpointError(str(e)) from None
-    if pkg.approval_status != "Approved" and not allow_unapproved:
-        raise EndpointError(
-            f"model package {pkg.model_package_arn} is {pkg.approval_status}, not Approved: approve "
-            f"it (`mlcore models approve {pkg.model_package_group_name} {pkg.version}`) or deploy "
-            "with allow_unapproved: true")
+    if pkg.approval_status != "Approved" and (required_by or not allow_unapproved):
+        approve = f"`mlcore models approve {pkg.model_package_group_name} {pkg.version}`"
+        if required_by:  # allow_unapproved cannot loosen it
+            why, fix = f", and {required_by} serves only Approved versions", "serve an Approved one"
+        else:
+            why, fix = "", "deploy with allow_unapproved: true"
+        raise EndpointError(f"variant {variant!r}: model package {pkg.model_package_arn} is "
+                            f"{pkg.approval_status}, not Approved{why}: approve it ({approve}) "
+                            f"or {fix}")
     info = {"ModelPackageArn": pkg.model_package_arn, "ApprovalStatus": pkg.approval_status}
     if pkg.job_name:
         try:
@@ -110,11 +140,12 @@ def resolve(ref: ModelRef, allow_unapproved: bool = False) -> tuple[object, dict
                              _pyfunc_predict, handle=_script_handle), info
 
 
-def _resolve_variant(v: VariantSpec, allow_unapproved: bool) -> tuple[object, dict]:
+def _resolve_variant(v: VariantSpec, allow_unapproved: bool,
+                     required_by: str | None = None) -> tuple[object, dict]:
     if v.pipeline:
-        stages = [resolve(m, allow_unapproved) for m in v.pipeline]
+        stages = [resolve(m, allow_unapproved, required_by, v.variant_name) for m in v.pipeline]
         return [m for m, _ in stages], {"Pipeline": [info for _, info in stages]}
-    return resolve(v.model, allow_unapproved)
+    return resolve(v.model, allow_unapproved, required_by, v.variant_name)
 
 
 def serverless_autoscaling(max_concurrency: int) -> dict:
@@ -181,17 +212,25 @@ def _existing(name: str) -> EndpointRecord:
 
 def check(spec: Endpoint) -> None:
     """Every variant's model resolves (and is approved), every setting can be applied."""
+    required_by = approval_required(spec)
     for v in spec.variants:
-        _resolve_variant(v, spec.allow_unapproved)
+        _resolve_variant(v, spec.allow_unapproved, required_by)
     _settings(spec)
 
 
 def deploy(spec: Endpoint, wait: bool = True) -> dict:
     """Create or update the endpoint; return its description. Every model is resolved (and
     every refusal raised) before anything starts."""
-    resolved = [_resolve_variant(v, spec.allow_unapproved) for v in spec.variants]
+    required_by = approval_required(spec)
+    resolved = [_resolve_variant(v, spec.allow_unapproved, required_by) for v in spec.variants]
     variants = [_variant(v, m) for v, (m, _) in zip(spec.variants, resolved, strict=True)]
     settings = _settings(spec)
+    if spec.auth:  # replicas get its digest (in settings), Ray's processes not the secret
+        _session.hide_from_ray(spec.auth.secret_env)
+    import ray
+
+    if not ray.is_initialized() and not constants.get("RAY_ADDRESS"):
+        _session.claim_serve_port()  # a taken port fails before a local Ray starts
     _session.ensure_ray()
     name = spec.endpoint_name
     new = EndpointRecord.claim(name)  # False: an update of an existing endpoint
@@ -208,7 +247,7 @@ def deploy(spec: Endpoint, wait: bool = True) -> dict:
             serving.delete(name)
             EndpointRecord.delete(name)
         else:
-            record.update(EndpointStatus=Status.FAILED, FailureReason=f"update failed: {e}")
+            record.update(EndpointStatus=Status.FAILED, FailureReason=f"update failed: {root_cause(e)}")
         raise
     record.update(EndpointStatus=Status.IN_SERVICE, FailureReason=None, **fields)
     return describe(name)
@@ -304,7 +343,12 @@ def update_weights(name: str, weights: dict[str, float]) -> dict:
 
 
 def model_ref(model: str) -> ModelRef:
-    """``group/3`` (a registered version), ``group@alias``, or a training job name."""
+    """``group/3`` (a registered version), ``group@alias``, the same as a ``models:/`` URI
+    (``models:/group`` is its approved version), or a training job name."""
+    if model.startswith("models:/"):  # a registry URI is never a training job's name
+        model = model.removeprefix("models:/")
+        if "/" not in model and "@" not in model:
+            return ModelRef(name=model)
     if "/" in model:
         group, _, version = model.rpartition("/")
         if not version.isdigit():

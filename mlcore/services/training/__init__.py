@@ -10,6 +10,7 @@ import time
 from mlcore import _session
 from mlcore.errors import MLCoreError, SpecError
 from mlcore.records import Status, TrainingJobRecord
+from mlcore.services.training._outputs import check as check_outputs
 from mlcore.services.training._plan import TrainingPlan, prepare
 from mlcore.services.training._plan import check as check_job
 from mlcore.services.training._run import execute
@@ -21,9 +22,10 @@ RECORD = TrainingJobRecord
 
 def check(spec: TrainingJob) -> None:
     """Everything ``run`` would refuse before training: the algorithm and its
-    hyperparameters, the script and its distribution, the data of every channel, the names
-    and files of later steps."""
+    hyperparameters, the script and its distribution, the data of every channel, output
+    locations that take no writes, the names and files of later steps."""
     check_job(spec).check_data(spec)
+    check_outputs(spec)
     _check_steps(spec)
 
 

@@ -13,6 +13,7 @@ import algorithms
 from mlcore import _instances, _session, _storage
 from mlcore.records import TrainingJobRecord
 from mlcore.services import _lifecycle
+from mlcore.services.training import _outputs
 from mlcore.services.training._builtin import BuiltinJob
 from mlcore.services.training._script import ScriptJob
 from mlcore.specs import TrainingJob
@@ -53,6 +54,7 @@ def prepare(spec: TrainingJob, job_name: str | None, base: str | None,
     the named job exists and runs again. Raises before any job exists on a user error."""
     placement = _instances.placement(spec.instance_type, spec.instance_count)
     job = check(spec, placement)
+    _outputs.check(spec)
     if not base:
         base = spec.algorithm or "training"
     name = _lifecycle.claim_name(TrainingJobRecord, job_name, base, resume=resume)

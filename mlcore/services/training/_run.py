@@ -13,20 +13,26 @@ import time
 
 import parallel
 from mlcore import _session, _storage, _tracking, constants
-from mlcore.errors import MLCoreError
+from mlcore.errors import DataError, MLCoreError, StorageError, innermost, root_cause
 from mlcore.records import Status, TrainingJobRecord
 from mlcore.services._lifecycle import driver, finish
+from mlcore.services.training import _outputs
 from mlcore.services.training._plan import TrainingPlan
 
 log = logging.getLogger("mlcore")
 
 
-def _reason(exc: BaseException) -> str:
+def _reason(plan: TrainingPlan, exc: BaseException) -> str:
+    """A failure's FailureReason: its root cause on one line, led by the spec field whose
+    location it names (mlcore's errors other than data and storage ones are about something
+    else than a location)."""
     err = parallel.worker_error(exc)
-    if isinstance(err, MLCoreError):
-        return str(err)
-    text = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {text[-1] if text else ''}"[:1000]
+    cause = root_cause(err)
+    root = innermost(err)
+    if isinstance(root, MLCoreError) and not isinstance(root, (DataError, StorageError)):
+        return cause
+    field = _outputs.field_of(plan, cause)
+    return f"{field}: {cause}" if field else cause
 
 
 class _Progress:
@@ -94,6 +100,8 @@ def execute(plan: TrainingPlan, logs: bool = True, on_metrics=None,
     record.transition("Starting", "creating the MLflow run" if previous is None else
                       "resuming from the job's checkpoints (its driver process ended)", **fields)
     try:
+        if previous is not None and record.MlflowRunId:
+            _tracking.reopen_run(record.MlflowRunId)
         if record.MlflowRunId is None:
             record.update(MlflowRunId=_tracking.start_run(
                 plan.name, spec.hyperparameters,
@@ -116,7 +124,7 @@ def execute(plan: TrainingPlan, logs: bool = True, on_metrics=None,
             datasets=plan.job.datasets(plan), should_stop=_stop_requested(plan.name, should_stop))
         return _complete(plan, record, result, progress.final)
     except BaseException as exc:
-        _fail(record, exc)
+        _fail(plan, record, exc)
         if isinstance(exc, KeyboardInterrupt):
             raise
         return record
@@ -132,7 +140,9 @@ def _deadline(spec, record: TrainingJobRecord) -> tuple[float, str]:
 
 
 def _preflight(plan: TrainingPlan) -> None:
-    """Fail before any worker starts: a cluster that can never hold the job, unusable data."""
+    """Fail before any worker starts: output folders that take no writes, a cluster that can
+    never hold the job, unusable data."""
+    _outputs.check_plan(plan)
     _session.ensure_ray()
     nodes = _session.cluster_nodes()
     if not constants.get("MLCORE_SKIP_CAPACITY_CHECK"):
@@ -186,9 +196,11 @@ def _stopped(record: TrainingJobRecord, result, stop: dict) -> TrainingJobRecord
                   TrainingTimeInSeconds=int(round(end - record.TrainingStartTime)))
 
 
-def _fail(record: TrainingJobRecord, exc: BaseException) -> None:
+def _fail(plan: TrainingPlan, record: TrainingJobRecord, exc: BaseException) -> None:
     stopped = isinstance(exc, (KeyboardInterrupt, parallel.Aborted))
     status = Status.STOPPED if stopped else Status.FAILED
-    reason = (str(exc) if isinstance(exc, parallel.Aborted) else "stopped by the user") if stopped else _reason(exc)
+    reason = (str(exc) if isinstance(exc, parallel.Aborted) else "stopped by the user") if stopped else _reason(plan, exc)
+    # The terminal gets the one-line reason; the traceback is for -v (DEBUG) and log files.
+    log.debug("training job %s %s", record.TrainingJobName, str(status).lower(), exc_info=exc)
     log.error("training job %s %s: %s", record.TrainingJobName, str(status).lower(), reason)
     finish(record, status, reason, TrainingEndTime=time.time())

@@ -8,7 +8,7 @@ import json
 import time
 
 from mlcore import _session
-from mlcore.errors import MLCoreError
+from mlcore.errors import MLCoreError, SpecError
 from mlcore.records import Status, TuningJobRecord
 from mlcore.services import training
 from mlcore.services.tuning._results import COLUMNS, table
@@ -24,7 +24,13 @@ def check(spec: TuningJob) -> None:
     """What a tuning job would refuse before its first trial (ranges the algorithm refuses, an
     objective it never reports), and the estimator's own checks (its data included)."""
     check_ranges(spec)
-    training.check(spec.estimator)
+    try:
+        training.check(spec.estimator)
+    except SpecError as e:  # the estimator's fields, as the tuning spec names them
+        lead = e.problems[0][0] if e.problems else ""
+        raise SpecError(f"estimator.{e.message}" if lead and e.message.startswith(lead)
+                        else f"estimator: {e.message}",
+                        [(f"estimator.{path}", msg) for path, msg in e.problems]) from None
 
 
 def run(spec: TuningJob, name: str | None = None, logs: bool = True, say=print,

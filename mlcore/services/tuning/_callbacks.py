@@ -12,6 +12,7 @@ import time
 from ray import tune
 from ray.tune.search.optuna import OptunaSearch as _OptunaSearch
 
+from mlcore.errors import root_cause
 from mlcore.records import Status, TrainingJobRecord, TuningJobRecord
 from mlcore.services._lifecycle import finish
 from mlcore.services.tuning import _search_space
@@ -74,8 +75,7 @@ def _error_text(trial) -> str:
                 text = f.read()
     except OSError:
         pass
-    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-    return lines[-1][:1000] if lines else "the trial ended with an error"
+    return root_cause(text) if text.strip() else "the trial ended with an error"
 
 
 def close(job: str, status: Status, reason: str) -> None:

@@ -20,6 +20,7 @@ import math
 import os
 import sys
 import time
+from pathlib import Path
 
 from mlcore import _instances, _session, _storage, _tracking, constants
 from mlcore.errors import AlgorithmError, MLCoreError, SpecError
@@ -193,20 +194,22 @@ def run(spec: TuningJob, name: str, resume: bool = False, logs: bool = True) -> 
     if resume:
         record = TuningJobRecord.load(name)
         record.update(**driver(), Resumes=record.Resumes + 1, StopRequested=False,
-                      HyperParameterTuningJobStatus=Status.IN_PROGRESS)
+                      HyperParameterTuningJobStatus=Status.IN_PROGRESS, FailureReason=None)
     else:
         record = TuningJobRecord.load(name, liveness=False).update(
             Strategy=spec.strategy, OutputPath=folder, ExperimentPath=_storage.join(folder, EXPERIMENT),
             Spec=spec.model_dump(mode="json"), **driver())
     try:
         _session.ensure_ray(log_to_driver=False)
+        if resume and record.MlflowRunId:
+            _tracking.reopen_run(record.MlflowRunId)
         if record.MlflowRunId is None:
             record.update(MlflowRunId=_tracking.start_run(
                 name, {**spec.estimator.hyperparameters, **_range_params(spec)},
                 {"mlcore.kind": "TuningJob", "mlcore.strategy": spec.strategy,
                  "mlcore.objective": spec.objective_metric_name, **spec.tags}))
         if spec.strategy == "Bayesian" and record.StudyUri is None:
-            study_dir = constants.home() / STUDIES / name
+            study_dir = Path(_storage.child(str(constants.home()), STUDIES, name))
             study_dir.mkdir(parents=True, exist_ok=True)
             record.update(StudyUri=f"sqlite:///{study_dir / 'study.db'}")
         tuner = _tuner(spec, record, resume, logs)
