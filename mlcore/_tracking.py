@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import time
@@ -12,6 +13,8 @@ from functools import lru_cache
 
 from mlcore import _session, constants
 from mlcore.errors import TrackingError, root_cause
+
+log = logging.getLogger("mlcore")
 
 DEFAULT_EXPERIMENT = "mlcore-training-jobs"
 
@@ -140,6 +143,21 @@ def set_tags(run_id: str, tags: dict) -> None:
     from mlflow.entities import RunTag
 
     client(_session.tracking_uri()).log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+
+def close_run(run_id: str | None, status, reason: str | None = None) -> None:
+    """Tag and end a job's MLflow run (the job's ``status``, and ``reason`` when it did not
+    complete); tracking trouble is logged, never raised over the job's own outcome."""
+    if not run_id:
+        return
+    tags = {"mlcore.status": str(status)}
+    if reason:
+        tags["mlcore.failure_reason"] = reason
+    try:
+        set_tags(run_id, tags)
+        end_run(run_id, str(status))
+    except Exception:
+        log.exception("could not mark MLflow run %s as %s", run_id, status)
 
 
 def reopen_run(run_id: str) -> None:

@@ -89,15 +89,13 @@ class Record:
 
         try:
             store().update(self.KIND, self.name, mark)
-            if run_id and claimed:
-                from mlcore import _tracking
+        except Exception:  # a reader must not fail on the store's trouble
+            log.exception("could not note that the driver of %s %s died", self.NOUN, self.name)
+            return
+        if claimed:
+            from mlcore import _tracking
 
-                _tracking.set_tags(run_id, {"mlcore.status": str(Status.FAILED),
-                                            "mlcore.failure_reason": reason})
-                _tracking.end_run(run_id, Status.FAILED)
-        except Exception:  # a reader must not fail on tracking trouble
-            log.exception("could not close the MLflow run %s of %s %s", run_id, self.NOUN,
-                          self.name)
+            _tracking.close_run(run_id, Status.FAILED, reason)
 
     def driver_alive(self) -> bool:
         """Whether the driver process still runs; True when it is on another host (this

@@ -55,21 +55,6 @@ def driver() -> dict:
     return {"DriverHost": socket.gethostname(), "DriverPid": os.getpid()}
 
 
-def close_run(run_id: str | None, status: Status, reason: str | None = None) -> None:
-    """Tag and end a job's MLflow run; tracking trouble is logged, never raised over the
-    job's own outcome."""
-    if not run_id:
-        return
-    tags = {"mlcore.status": str(status)}
-    if reason:
-        tags["mlcore.failure_reason"] = reason
-    try:
-        _tracking.set_tags(run_id, tags)
-        _tracking.end_run(run_id, str(status))
-    except Exception:
-        log.exception("could not mark MLflow run %s as %s", run_id, status)
-
-
 def finish(record: Record, status: Status, reason: str | None = None,
            secondary: str | None = None, **changes) -> Record:
     """End ``record``'s job as ``status`` (with ``reason`` when it did not complete): one
@@ -80,7 +65,7 @@ def finish(record: Record, status: Status, reason: str | None = None,
         record.transition(secondary or str(status), reason or "", **fields)
     else:
         record.update(**fields)
-    close_run(getattr(record, "MlflowRunId", None), status, reason)
+    _tracking.close_run(getattr(record, "MlflowRunId", None), status, reason)
     return record
 
 
