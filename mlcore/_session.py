@@ -32,7 +32,8 @@ def default_output_path() -> str:
 
 
 # What another process needs to use this session's storage root and tracking server.
-_SESSION_VARS = ("MLCORE_HOME", "MLFLOW_TRACKING_URI", "MLCORE_RECORDS_URI", "AWS_ENDPOINT_URL")
+_SESSION_VARS = ("MLCORE_HOME", "MLFLOW_TRACKING_URI", "MLCORE_RECORDS_URI", "AWS_ENDPOINT_URL",
+                 "MLCORE_S3_STORE")
 
 
 def environment() -> dict[str, str]:

@@ -14,6 +14,8 @@ import time
 import uuid
 from functools import lru_cache
 
+import logging
+
 import fsspec
 
 from mlcore import constants
@@ -21,14 +23,73 @@ from mlcore._names import NAME_QUOTE_LIMIT, NAME_RULE, shown
 from mlcore.errors import StorageError
 
 COMMIT_MARKER = "_COMMITTED"
+log = logging.getLogger("mlcore")
+
+
+# Where AWS's SDKs find credentials without AWS_ENDPOINT_URL (the instance profile aside).
+_CREDENTIAL_VARS = ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE",
+                    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI")
+_S3_SCHEMES = ("s3://", "s3a://")
+_told_local_store = False
+
+
+def local_s3_root() -> str | None:
+    """The folder standing in for S3 (one sub-folder per bucket), or None when s3:// URIs go
+    to an object store. With nothing configured (no AWS_ENDPOINT_URL, no AWS credentials)
+    an example's ``s3://bucket/key`` URIs then work unchanged on one machine, as plain files
+    under ``$MLCORE_HOME/s3``; ``MLCORE_S3_STORE`` (s3 | local | auto) overrides the guess."""
+    global _told_local_store
+    mode = str(constants.get("MLCORE_S3_STORE")).strip().lower()
+    if mode not in ("auto", "local", "s3"):
+        raise StorageError(f"MLCORE_S3_STORE must be auto, local or s3; got {shown(mode)}")
+    if mode == "s3" or (mode == "auto" and _object_store_configured()):
+        return None
+    root = str(constants.home() / "s3")
+    if not _told_local_store:
+        _told_local_store = True
+        log.info("s3:// URIs are stored under %s (no AWS_ENDPOINT_URL or AWS credentials "
+                 "are set; set them, or MLCORE_S3_STORE=s3, to use an object store)", root)
+    return root
+
+
+def _object_store_configured() -> bool:
+    return bool(constants.get("AWS_ENDPOINT_URL") or constants.present(_CREDENTIAL_VARS)
+                or any(os.path.exists(os.path.expanduser(f))
+                       for f in ("~/.aws/credentials", "~/.aws/config")))
+
+
+def _in_local_store(uri: str) -> str | None:
+    """The local path of an s3:// URI when the local store is in use, else None."""
+    if not uri.startswith(_S3_SCHEMES):
+        return None
+    root = local_s3_root()
+    if root is None:
+        return None
+    bucket_key = uri.split("://", 1)[1].strip("/")
+    if not bucket_key:
+        raise StorageError(f"{shown(uri)} names no bucket; use s3://<bucket>/<key>", uri=uri)
+    return child(root, bucket_key)
 
 
 def is_remote(uri: str) -> bool:
-    return "://" in uri and not uri.startswith("file://")
+    """Whether ``uri`` is outside this machine's filesystem (an s3:// URI in the local
+    store is not)."""
+    if "://" not in uri or uri.startswith("file://"):
+        return False
+    return _in_local_store(uri) is None
 
 
 def local_path(uri: str) -> str:
+    mapped = _in_local_store(uri)
+    if mapped is not None:
+        return mapped
     return os.path.abspath(os.path.expanduser(uri.removeprefix("file://")))
+
+
+def shown_uri(local: str, like: str) -> str:
+    """``local`` spelled as the caller spelled its root ``like``: an s3:// URI of the local
+    store stays an s3:// URI in records and messages."""
+    return like if like.startswith(_S3_SCHEMES) else local
 
 
 def child(root: str, *parts: str) -> str:
@@ -45,7 +106,8 @@ def child(root: str, *parts: str) -> str:
                 "path here must be relative, non-empty and without '.' or '..' parts (names "
                 f"follow SageMaker's rule, {NAME_RULE.format(n=63)})", uri=root)
     path = "/".join([root.rstrip("/"), *(p.strip("/") for p in parts)])
-    if not is_remote(root):  # belt and braces: the normalised path is still under the root
+    # Belt and braces: the normalised path is still under the root (local roots only).
+    if "://" not in root or root.startswith("file://"):
         base, full = os.path.normpath(local_path(root)), os.path.normpath(local_path(path))
         if os.path.commonpath([base, full]) != base:
             raise StorageError(f"{shown(path, NAME_QUOTE_LIMIT)} resolves outside {root}", uri=root)
@@ -65,8 +127,10 @@ def _s3(endpoint: str):
 
 
 def filesystem(uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
-    """``(fs, path)`` for a URI; s3:// honours ``AWS_ENDPOINT_URL``."""
-    if uri.startswith(("s3://", "s3a://")):
+    """``(fs, path)`` for a URI; s3:// honours ``AWS_ENDPOINT_URL`` (or the local store)."""
+    if not is_remote(uri):
+        return fsspec.filesystem("file"), local_path(uri)
+    if uri.startswith(_S3_SCHEMES):
         return _s3(constants.get("AWS_ENDPOINT_URL")), uri.split("://", 1)[1]
     if is_remote(uri):
         fs, path = fsspec.core.url_to_fs(uri)
@@ -112,7 +176,7 @@ def commit_dir(local_src: str, dest_uri: str, manifest: dict | None = None) -> s
         if os.path.exists(dest):
             shutil.rmtree(dest)
         os.replace(staging, dest)  # atomic on one filesystem: the folder appears complete
-        return dest
+        return shown_uri(dest, dest_uri)
     fs, path = filesystem(dest_uri)
     fs.put(local_src.rstrip("/") + "/", path.rstrip("/") + "/", recursive=True)
     with fs.open(join(path, COMMIT_MARKER), "w") as f:
@@ -120,13 +184,68 @@ def commit_dir(local_src: str, dest_uri: str, manifest: dict | None = None) -> s
     return dest_uri
 
 
+TARBALL_SUFFIXES = (".tar.gz", ".tgz", ".tar")
+
+
+def is_tarball(uri: str) -> bool:
+    """SageMaker's artifact form: one ``model.tar.gz`` object (complete once it exists, as an
+    object store writes it whole; mlcore writes it to a temporary name first)."""
+    return uri.rstrip("/").endswith(TARBALL_SUFFIXES)
+
+
 def is_committed(uri: str) -> bool:
     fs, path = filesystem(uri)
+    if is_tarball(uri):
+        return fs.isfile(path)
     return fs.exists(join(path, COMMIT_MARKER))
 
 
+def write_tarball(local_src: str, dest_uri: str) -> str:
+    """``local_src``'s files (its commit marker left out) as a gzipped tarball at
+    ``dest_uri``, members at the top level as SageMaker packs ``model.tar.gz``; written under
+    a temporary name and then moved, so a reader never sees half of it."""
+    import tarfile
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="mlcore-tar-") as tmp:
+        packed = os.path.join(tmp, "model.tar.gz")
+        with tarfile.open(packed, "w:gz") as tar:
+            for name in sorted(os.listdir(local_src)):
+                if name != COMMIT_MARKER:
+                    tar.add(os.path.join(local_src, name), arcname=name)
+        fs, path = filesystem(dest_uri)
+        if not is_remote(dest_uri):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            staging = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
+            shutil.copyfile(packed, staging)
+            os.replace(staging, path)
+        else:  # an object appears whole when its upload completes
+            fs.put(packed, path)
+    return dest_uri if is_remote(dest_uri) else shown_uri(path, dest_uri)
+
+
+def _extract_tarball(uri: str, local_dir: str) -> str:
+    import tarfile
+
+    fs, path = filesystem(uri)
+    os.makedirs(local_dir, exist_ok=True)
+    try:
+        with fs.open(path, "rb") as f, tarfile.open(fileobj=f, mode="r:*") as tar:
+            tar.extractall(local_dir, filter="data")  # no absolute paths, links out, devices
+    except (tarfile.TarError, OSError) as e:
+        raise StorageError(f"cannot unpack model archive {uri}: {e}; it must be a tar.gz of the "
+                           "model's files (SageMaker's model.tar.gz)", uri=uri) from None
+    return local_dir
+
+
 def fetch_committed(uri: str, local_dir: str) -> str:
-    """Copy a committed artifact folder to ``local_dir``; refuse an uncommitted one."""
+    """Copy a committed artifact folder to ``local_dir`` (or unpack a ``model.tar.gz`` there);
+    refuse an uncommitted one."""
+    if is_tarball(uri):
+        if not is_committed(uri):
+            raise StorageError(f"model archive {uri} does not exist; pass the model_data of a "
+                               "completed job or an uploaded model.tar.gz", uri=uri)
+        return _extract_tarball(uri, local_dir)
     if not is_committed(uri):
         raise StorageError(f"{uri} is not a committed artifact (no {COMMIT_MARKER} marker): the "
                            "job that wrote it did not finish. Use a completed job's model_data.",
@@ -162,7 +281,7 @@ def unwritable(uri: str) -> str | None:
     scheme needs its fsspec filesystem installed."""
     import tempfile
 
-    if uri.startswith(("s3://", "s3a://")):
+    if uri.startswith(_S3_SCHEMES) and is_remote(uri):
         import s3fs
 
         bucket = uri.split("://", 1)[1].split("/", 1)[0]

@@ -37,6 +37,13 @@ ENV_VARS: dict[str, EnvVar] = {
                "means sqlite:///$MLCORE_HOME/records.db."),
         EnvVar("AWS_ENDPOINT_URL", str, "",
                "S3-compatible endpoint for s3:// URIs (MinIO, moto, ...); empty means AWS."),
+        EnvVar("MLCORE_S3_STORE", str, "auto",
+               "Where s3:// URIs live: s3 (AWS or AWS_ENDPOINT_URL), local (a folder per "
+               "bucket under $MLCORE_HOME/s3, for a machine with no object store), or auto "
+               "(local when neither AWS_ENDPOINT_URL nor AWS credentials are configured)."),
+        EnvVar("MLCORE_DEFAULT_BUCKET", str, "",
+               "Session().default_bucket()'s name; empty means sagemaker-<region>-<account> "
+               "on AWS (as SageMaker names it) and mlcore-default elsewhere."),
         EnvVar("MLCORE_SERVE_HOST", str, "127.0.0.1",
                "Interface Ray Serve's HTTP proxy binds to; loopback unless told otherwise."),
         EnvVar("MLCORE_SERVE_PORT", int, 8000,
@@ -101,7 +108,7 @@ ENV_VARS: dict[str, EnvVar] = {
 # deliberately absent: a runtime env is visible in Ray's job table and dashboard, so the
 # cluster's nodes must carry their own (environment, instance profile, ~/.aws).
 FORWARDED_TO_WORKERS = (
-    "MLCORE_HOME", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_REGION",
+    "MLCORE_HOME", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_REGION", "MLCORE_S3_STORE",
 )
 # (MLFLOW_TRACKING_URI stays in the driver, which does all tracking; it may hold a password.)
 

@@ -33,7 +33,8 @@ class TrainingJobRecord(Record):
     BillableTimeInSeconds: int | None = None
     FailureReason: str | None = None
     FinalMetrics: dict[str, float] = field(default_factory=dict)
-    ModelArtifacts: str | None = None
+    ModelArtifacts: str | None = None  # the committed model folder mlcore serves from
+    S3ModelArtifacts: str | None = None  # SageMaker's <output>/<job>/output/model.tar.gz
     OutputPath: str | None = None
     CheckpointUri: str | None = None
     InputDataConfig: dict[str, dict] = field(default_factory=dict)

@@ -1,7 +1,8 @@
 """Running one training job end to end, from its plan.
 
 plan -> record (InProgress) -> MLflow run -> capacity and data checks -> Ray Train run ->
-model committed at ``<output_path>/<job>/model`` -> MLflow model -> record (Completed).
+model committed at ``<output_path>/<job>/model`` and packed as SageMaker's
+``<output_path>/<job>/output/model.tar.gz`` -> MLflow model -> record (Completed).
 Any failure ends in a Failed record whose FailureReason says what to fix.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import tempfile
 import time
 
 import parallel
@@ -165,6 +167,7 @@ def _complete(plan: TrainingPlan, record: TrainingJobRecord, result, metrics: di
         return _stopped(record, result, stop)
     plan.job.check_result(plan, timings)
     model_uri, mlflow_uri = plan.job.publish(plan, result.checkpoint, run_id)
+    tarball = _tarball(plan, model_uri)
     if "worker_start_time" in timings:  # where the Training phase's time went
         busy = timings.get("data_load_seconds", 0) + timings.get("train_seconds", 0)
         timings["worker_startup_seconds"] = timings["worker_start_time"] - record.TrainingStartTime
@@ -176,10 +179,20 @@ def _complete(plan: TrainingPlan, record: TrainingJobRecord, result, metrics: di
     _tracking.log_metrics(run_id, [(k, v, 0) for k, v in final.items() if k not in metrics])
     _tracking.set_tags(run_id, {"mlcore.model_data": model_uri})
     seconds = int(round(end - record.TrainingStartTime))
-    return finish(record, Status.COMPLETED, ModelArtifacts=model_uri, MlflowModelUri=mlflow_uri, FinalMetrics=final,
+    return finish(record, Status.COMPLETED, ModelArtifacts=model_uri, S3ModelArtifacts=tarball,
+                  MlflowModelUri=mlflow_uri, FinalMetrics=final,
                   TrainingTimeInSeconds=seconds,
                   BillableTimeInSeconds=max(0, int(round(end - record.TrainingStartTime - dead))),
                   Interruptions=result.interruptions, Progress={**record.Progress, **timings})
+
+
+def _tarball(plan: TrainingPlan, model_uri: str) -> str:
+    """SageMaker's artifact beside mlcore's committed folder: ``<output>/<job>/output/
+    model.tar.gz`` with the model's files at its top level (for built-in XGBoost,
+    ``xgboost-model``), which examples download, untar and load with the bare library."""
+    with tempfile.TemporaryDirectory(prefix="mlcore-model-") as tmp:
+        local = _storage.fetch_committed(model_uri, tmp)
+        return _storage.write_tarball(local, plan.job_uri("output", "model.tar.gz"))
 
 
 def _stopped(record: TrainingJobRecord, result, stop: dict) -> TrainingJobRecord:
