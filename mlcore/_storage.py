@@ -8,13 +8,12 @@ so a job killed half-way never leaves a model that looks finished.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import time
 import uuid
 from functools import lru_cache
-
-import logging
 
 import fsspec
 

@@ -54,6 +54,28 @@ class Session:
             self._boto_session = boto3.Session(region_name=self.boto_region_name)
         return self._boto_session
 
+    @property
+    def sagemaker_client(self):
+        """The boto3 SageMaker calls examples make directly (update_model_package,
+        describe_training_job, ...), answered by mlcore."""
+        from mlcore.sagemaker._client import SageMakerClient
+
+        return SageMakerClient()
+
+    @property
+    def sagemaker_runtime_client(self):
+        """``invoke_endpoint`` as boto3's ``sagemaker-runtime`` client has it."""
+        from mlcore.sagemaker._client import SageMakerRuntimeClient
+
+        return SageMakerRuntimeClient()
+
+    def describe_training_job(self, job_name: str) -> dict:
+        return self.sagemaker_client.describe_training_job(TrainingJobName=job_name)
+
+    def describe_tuning_job(self, job_name: str) -> dict:
+        return self.sagemaker_client.describe_hyper_parameter_tuning_job(
+            HyperParameterTuningJobName=job_name)
+
     def account_id(self) -> str:
         return LOCAL_ACCOUNT if not self._on_aws() else self.boto_session.client(
             "sts").get_caller_identity()["Account"]
