@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from algorithms._container_modules import metric_definitions as framework_metrics
+from algorithms._container_modules import sys_path as container_path
 from algorithms._contract import Algorithm, available, get, register
 from algorithms._hyperparameters import HP
 from algorithms._script import script_mode
@@ -16,4 +18,4 @@ def _make_xgboost() -> Algorithm:
 
 register("xgboost", _make_xgboost)
 
-__all__ = ["HP", "Algorithm", "available", "get", "register", "script_mode"]
+__all__ = ["HP", "Algorithm", "available", "container_path", "framework_metrics", "get", "register", "script_mode"]

@@ -11,10 +11,10 @@ from algorithms._contract import Algorithm
 from mlcore.errors import AlgorithmError
 
 
-def _load(entry_point: str, code_dir: str, model_dir: str):
+def _load(entry_point: str, code_dir: str, framework: str | None, model_dir: str):
     from algorithms._script_model import ScriptModel
 
-    return ScriptModel(entry_point).load(code_dir, model_dir)
+    return ScriptModel(entry_point, framework).load(code_dir, model_dir)
 
 
 def _predict(model, X):
@@ -28,14 +28,16 @@ def _objective(names: list[str], entry_point: str, hp: dict) -> str:
     return names[0]
 
 
-def script_mode(entry_point: str, code_dir: str, metric_names: Sequence[str] = ()) -> Algorithm:
+def script_mode(entry_point: str, code_dir: str, metric_names: Sequence[str] = (),
+                framework: str | None = None) -> Algorithm:
     """The algorithm of a training script ``entry_point`` (relative to ``code_dir``) that
-    reports ``metric_names`` (its metric definitions, or what it logs itself)."""
+    reports ``metric_names`` (its metric definitions, or what it logs itself); its model is
+    served with ``framework``'s default inference handlers where the script has none."""
     from parallel import script_train_fn
 
     names = list(metric_names)
     return Algorithm(
-        f"script:{entry_point}", None, script_train_fn, partial(_load, entry_point, code_dir),
+        f"script:{entry_point}", None, script_train_fn, partial(_load, entry_point, code_dir, framework),
         _predict, lambda hp, channels: list(names), partial(_objective, names, entry_point),
         trainer="torch", mlflow_flavor="pyfunc", content_types=("*/*",), channels=(),
         required_channels=())

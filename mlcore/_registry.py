@@ -3,11 +3,21 @@
 Approval follows SageMaker: ``PendingManualApproval | Approved | Rejected``, kept as the
 version tag ``approval_status`` (visible in ``mlflow ui``). The alias ``approved`` points at
 the newest approved version, so ``models:/<group>@approved`` always loads what may serve.
+
+A version is either an MLflow logged model (a training job's, registered by ``register``) or
+a model artifact registered as SageMaker's CreateModelPackage has it, a container's Image and
+ModelDataUrl (``register_artifact``): its MLflow source is then the model.tar.gz's URI itself
+and tags name what serves it (``algorithm`` for a built-in's image, or ``entry_point`` and
+``framework`` for an inference script), so the endpoint service loads the tarball with the
+algorithm's own loader, exactly as it serves ``model_data``. Nothing is unpacked or copied at
+registration: the registered artifact is the one that serves.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import re
+from dataclasses import dataclass, field
 
 from mlcore import _session, _tracking
 from mlcore._names import MODEL_PACKAGE_GROUP_MAX, check_name
@@ -27,6 +37,27 @@ class ModelPackage:
     run_id: str | None
     job_name: str | None
     description: str | None
+    # A CreateModelPackage version (see the module's docstring); None for MLflow models.
+    model_data_url: str | None = None
+    image: str | None = None
+    algorithm: str | None = None
+    entry_point: str | None = None
+    framework: str | None = None
+    environment: dict = field(default_factory=dict)
+    content_types: tuple[str, ...] = ()
+    response_types: tuple[str, ...] = ()
+    approval_description: str | None = None
+    created_ms: int | None = None  # MLflow's creation / last update, epoch milliseconds
+    modified_ms: int | None = None
+
+    @property
+    def artifact(self) -> dict:
+        """What serves a CreateModelPackage version, as ModelRef's fields besides model_data:
+        ``{"algorithm": ...}`` or ``{"entry_point": ..., "framework": ..., "env": ...}``."""
+        if self.algorithm:
+            return {"algorithm": self.algorithm}
+        return {k: v for k, v in (("entry_point", self.entry_point), ("framework", self.framework),
+                                  ("env", self.environment)) if v}
 
     @property
     def model_uri(self) -> str:
@@ -73,8 +104,116 @@ def register(model_uri: str, group: str, approval_status: str = "PendingManualAp
 
 
 def _to_package(mv) -> ModelPackage:
-    return ModelPackage(mv.name, int(mv.version), mv.tags.get(APPROVAL_TAG, "PendingManualApproval"),
-                        mv.source, mv.run_id, mv.tags.get("job_name"), mv.description)
+    t = mv.tags
+
+    def split(key: str) -> tuple[str, ...]:
+        return tuple(x for x in t.get(key, "").split(",") if x)
+
+    return ModelPackage(mv.name, int(mv.version), t.get(APPROVAL_TAG, "PendingManualApproval"),
+                        mv.source, mv.run_id, t.get("job_name"), mv.description,
+                        t.get("model_data_url"), t.get("image"), t.get("algorithm"),
+                        t.get("entry_point"), t.get("framework"),
+                        json.loads(t.get("environment", "{}")), split("content_types"),
+                        split("response_types"), t.get("approval_description"),
+                        mv.creation_timestamp, mv.last_updated_timestamp)
+
+
+@dataclass(frozen=True)
+class ModelPackageGroup:
+    name: str
+    description: str | None
+    created_ms: int
+
+
+def create_group(group: str, description: str | None = None) -> ModelPackageGroup:
+    """A new, empty model package group; a RegistryError if one of that name exists (SageMaker's
+    names are case-insensitive: ``Churn`` and ``churn`` are one group)."""
+    _group(group)
+    existing = canonical_group(group)
+    if existing:
+        raise RegistryError(f"model package group {existing!r} already exists", exists=True)
+    _client().create_registered_model(group, description=description or "")
+    return describe_group(group)
+
+
+def canonical_group(name: str) -> str | None:
+    """The existing group named ``name`` (SageMaker's names ignore case; MLflow's do not, and
+    ARNs carry the name lowercased), or None."""
+    import mlflow
+
+    try:
+        return _client().get_registered_model(name).name
+    except mlflow.exceptions.MlflowException:
+        pass
+    return next((g for g in list_groups() if g.lower() == name.lower()), None)
+
+
+def describe_group(group: str) -> ModelPackageGroup:
+    import mlflow
+
+    _group(group)
+    try:
+        m = _client().get_registered_model(canonical_group(group) or group)
+    except mlflow.exceptions.MlflowException:
+        raise RegistryError(f"no model package group named {group!r}; "
+                            "`mlcore models list` shows all groups") from None
+    return ModelPackageGroup(m.name, m.description or None, m.creation_timestamp)
+
+
+def delete_group(group: str) -> None:
+    """Delete an empty group; a RegistryError (``conflict``) while it has versions."""
+    group = describe_group(group).name
+    if list_versions(group):
+        raise RegistryError(f"model package group {group!r} still has versions; delete them "
+                            "first", conflict=True)
+    _client().delete_registered_model(group)
+
+
+def delete_version(group: str, version: int) -> None:
+    pkg = describe(group, version)
+    c = _client()
+    c.delete_model_version(pkg.model_package_group_name, str(version))
+    if pkg.approval_status == "Approved":  # the alias moves to the newest version still approved
+        _move_alias(pkg.model_package_group_name)
+
+
+def register_artifact(model_data_url: str, group: str, image: str | None = None,
+                      algorithm: str | None = None, entry_point: str | None = None,
+                      framework: str | None = None, environment: dict | None = None,
+                      content_types: tuple[str, ...] = (), response_types: tuple[str, ...] = (),
+                      approval_status: str = "PendingManualApproval",
+                      description: str | None = None) -> ModelPackage:
+    """A new version of (existing) ``group`` from a model artifact (see the module's
+    docstring): a built-in's ``algorithm``, or an inference script's ``entry_point``."""
+    if not (algorithm or entry_point):
+        raise RegistryError(f"model data {model_data_url} needs the built-in algorithm or the "
+                            "inference script (entry_point) that serves it")
+    _check_status(approval_status)
+    group = describe_group(group).name
+    tags = {APPROVAL_TAG: approval_status, "model_data_url": model_data_url, "image": image,
+            "algorithm": algorithm, "entry_point": entry_point, "framework": framework,
+            "environment": json.dumps(environment) if environment else None,
+            "content_types": ",".join(content_types) or None,
+            "response_types": ",".join(response_types) or None}
+    c = _client()
+    mv = c.create_model_version(group, model_data_url, description=description,
+                                tags={k: v for k, v in tags.items() if v is not None})
+    if approval_status == "Approved":
+        c.set_registered_model_alias(group, APPROVED_ALIAS, mv.version)
+    return describe(group, int(mv.version))
+
+
+_ARN = re.compile(r"arn:aws[a-z-]*:sagemaker:[^:]*:\d*:model-package/([^/]+)/(\d+)")
+
+
+def parse_arn(arn: str) -> tuple[str, int] | None:
+    """``(group, version)`` of SageMaker's model package ARN (its group name lowercased, as
+    SageMaker writes it, matched back to the group's own spelling), or None if ``arn`` is
+    not one."""
+    m = _ARN.fullmatch(arn or "")
+    if not m:
+        return None
+    return canonical_group(m.group(1)) or m.group(1), int(m.group(2))
 
 
 def describe(group: str, version: int) -> ModelPackage:
@@ -119,13 +258,23 @@ def list_groups() -> list[str]:
     return sorted(m.name for m in _client().search_registered_models())
 
 
-def set_approval(group: str, version: int, status: str) -> ModelPackage:
-    """Approve or reject a version; keeps the ``approved`` alias on the newest approved one."""
+def set_approval(group: str, version: int, status: str,
+                 description: str | None = None) -> ModelPackage:
+    """Approve or reject a version (``description``: why, SageMaker's ApprovalDescription);
+    keeps the ``approved`` alias on the newest approved one."""
     _group(group)
     _check_status(status)
     describe(group, version)  # raises a clear error if it does not exist
     c = _client()
     c.set_model_version_tag(group, str(version), APPROVAL_TAG, status)
+    if description is not None:
+        c.set_model_version_tag(group, str(version), "approval_description", description)
+    _move_alias(group)
+    return describe(group, version)
+
+
+def _move_alias(group: str) -> None:
+    c = _client()
     approved = [p.version for p in list_versions(group) if p.approval_status == "Approved"]
     if approved:
         c.set_registered_model_alias(group, APPROVED_ALIAS, str(max(approved)))
@@ -134,4 +283,3 @@ def set_approval(group: str, version: int, status: str) -> ModelPackage:
             c.delete_registered_model_alias(group, APPROVED_ALIAS)
         except Exception:  # no alias set: nothing to remove
             pass
-    return describe(group, version)

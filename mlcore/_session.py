@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+import time
+from pathlib import Path
 
 from mlcore import constants
 
@@ -85,7 +88,7 @@ def ensure_ray(address: str | None = None, log_to_driver: bool = True) -> None:
         env = constants.present(constants.FORWARDED_TO_WORKERS)
         env.setdefault("MLCORE_HOME", str(constants.home()))
         runtime_env = None if inside_job else {"env_vars": env}
-        ray.init(address=address, runtime_env=runtime_env, log_to_driver=log_to_driver)
+        _init_ray(address=address, runtime_env=runtime_env, log_to_driver=log_to_driver)
         log.info("connected to Ray at %s", address)
         return
     _start_local_ray(log_to_driver)
@@ -93,8 +96,6 @@ def ensure_ray(address: str | None = None, log_to_driver: bool = True) -> None:
 
 def _start_local_ray(log_to_driver: bool) -> None:
     import atexit
-
-    import ray
 
     from mlcore import _haproxy, _processes
 
@@ -121,8 +122,10 @@ def _start_local_ray(log_to_driver: bool) -> None:
         inherited = frozenset(os.environ)
         # Workers inherit this process's environment, so AWS_* and MLCORE_* reach them.
         # "local": a new Ray even when another one runs on this machine (no silent joining).
-        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False,
-                 log_to_driver=log_to_driver, configure_logging=False, _system_config=system)
+        # Its processes (a tuning trial's job too) fit instance types to this machine.
+        os.environ["MLCORE_EMBEDDED_RAY"] = "1"
+        _init_ray(address="local", num_cpus=num_cpus, include_dashboard=False,
+                  log_to_driver=log_to_driver, _system_config=system)
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -130,6 +133,138 @@ def _start_local_ray(log_to_driver: bool) -> None:
     _processes.record_descendants("ray")
     atexit.register(_processes.forget_own)
     log.info("started a local Ray with %d CPUs", num_cpus)
+
+
+# -- where Ray's own output goes -----------------------------------------------------------
+# Ray's, Serve's and Train's banners and INFO lines, and everything Ray's workers print, go to
+# $MLCORE_HOME/logs/ray-<date>.log (named once on stderr); the terminal keeps mlcore's own
+# lines, Ray's errors, and a script-mode job's output when it trains with logs=True (SageMaker
+# shows its container's logs). MLCORE_VERBOSE=1 (the CLI's -v) leaves Ray's output as it is.
+
+_log_file = None  # the open log file, once something was written to it
+_show_train_output = False  # whether Ray Train workers' lines reach the terminal
+_recent: dict[object, list] = {}  # per worker: its latest lines, to drop Train's echo of each
+
+
+def ray_log_path() -> Path:
+    return constants.home() / "logs" / f"ray-{time.strftime('%Y-%m-%d')}.log"
+
+
+def _log_stream():
+    global _log_file
+    if _log_file is None:
+        path = ray_log_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _log_file = open(path, "a", buffering=1)  # noqa: SIM115 (open for the process's life)
+        print(f"mlcore: Ray's logs go to {path}", file=sys.stderr, flush=True)
+    return _log_file
+
+
+_FORMAT = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _to_file(record: logging.LogRecord) -> None:
+    _log_stream().write(_FORMAT.format(record) + "\n")
+
+
+class _RayLogs(logging.Handler):
+    """The driver's ``ray`` logger: every record to the log file, errors also to stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        _to_file(record)
+        if record.levelno >= logging.ERROR:
+            print(f"{record.levelname} {record.name}: {record.getMessage()}", file=sys.stderr)
+
+
+_router = _RayLogs()
+
+
+def _below_warning_to_file(record: logging.LogRecord) -> bool:
+    """A logger filter: INFO and DEBUG go to the log file instead of the logger's own
+    handlers (Serve's, MLflow's). A logger filter, not a handler: Serve replaces its
+    handlers when it is imported, its filters stay."""
+    if record.levelno >= logging.WARNING or constants.get("MLCORE_VERBOSE"):
+        return True
+    _to_file(record)
+    return False
+
+
+for _name in ("ray.serve", "mlflow.store.db.utils"):  # Serve logs on this one logger only
+    logging.getLogger(_name).addFilter(_below_warning_to_file)
+
+
+def show_train_output(show: bool) -> None:
+    """Whether what Ray Train's workers print reaches the terminal: a script-mode job's
+    output with ``logs=True``; a built-in's workers print only Ray's and XGBoost's lines."""
+    global _show_train_output
+    _show_train_output = show
+
+
+def _init_ray(**kwargs) -> None:
+    import ray
+
+    if constants.get("MLCORE_VERBOSE"):
+        ray.init(**kwargs)  # Ray's own console logging
+        return
+    # ray.init(configure_logging=False) first empties the "ray" logger's handlers; its own
+    # records (the start banner, the token-auth notice) come from ray._private.*, caught there
+    # meanwhile, and from then on the "ray" logger's.
+    inner = logging.getLogger("ray._private")
+    inner.addHandler(_router)
+    inner.propagate = False
+    try:
+        ray.init(configure_logging=False, **kwargs)
+    finally:
+        inner.removeHandler(_router)
+        inner.propagate = True
+    outer = logging.getLogger("ray")
+    outer.handlers[:] = [_router]
+    outer.propagate = False
+    if kwargs.get("log_to_driver", True):
+        _route_worker_output()
+
+
+def _route_worker_output() -> None:
+    # Private API (ray._private.ray_logging), used here only: the driver's stream of its
+    # workers' output lines has no public hook; log_to_driver=True registers "ray_print_logs"
+    # on it, which prints every line. Replaced by _worker_lines (tests/test_quiet.py checks
+    # that the dispatcher and that handler name still exist).
+    from ray._private.ray_logging import global_worker_stdstream_dispatcher as dispatcher
+
+    dispatcher.remove_handler("ray_print_logs")
+    dispatcher.remove_handler("mlcore")
+    dispatcher.add_handler("mlcore", _worker_lines)
+
+
+def _worker_lines(data: dict) -> None:
+    """One batch of a worker's output lines: to the log file; a Ray Train worker's also to
+    the terminal while :func:`show_train_output` says so, and a worker's one-line error always."""
+    who = data.get("actor_name") or data.get("task_name") or "worker"
+    prefix = f"({who} pid={data.get('pid')})"
+    lines = data.get("lines") or []
+    stream = _log_stream()
+    for line in lines:
+        stream.write(f"{prefix} {line}\n")
+    if not (_show_train_output and who == "RayTrainWorker"):
+        # A worker's error, made one line by parallel._ray_compat.quiet_worker_tracebacks,
+        # still shows: it names the file that holds the traceback.
+        for line in lines:
+            if "(traceback in " in line:
+                print(f"{prefix} {line}", file=sys.stderr, flush=True)
+        return
+    # Train echoes each print() of a worker as a log record on the other stream: shown once.
+    is_err = bool(data.get("is_err"))
+    recent = _recent.setdefault(data.get("pid"), [])
+    out = sys.stderr if is_err else sys.stdout
+    for line in lines:
+        echo = (not is_err, line)
+        if echo in recent:
+            recent.remove(echo)
+            continue
+        recent.append((is_err, line))
+        print(f"{prefix} {line}", file=out)
+    del recent[:-200]
+    out.flush()
 
 
 def serve_ingress() -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import time
 import uuid
@@ -68,6 +69,22 @@ def _in_local_store(uri: str) -> str | None:
     if not bucket_key:
         raise StorageError(f"{shown(uri)} names no bucket; use s3://<bucket>/<key>", uri=uri)
     return child(root, bucket_key)
+
+
+# SageMaker takes a model's S3 location as an https URL too (virtual-hosted or path style).
+_S3_HTTPS = re.compile(r"^https?://(?:(?P<vbucket>[^./]+(?:\.[^./]+)*?)\.s3[.-](?:[a-z0-9-]+\.)?"
+                       r"amazonaws\.com(?:\.cn)?/(?P<vkey>.*)|s3[.-](?:[a-z0-9-]+\.)?amazonaws"
+                       r"\.com(?:\.cn)?/(?P<pbucket>[^/]+)/(?P<pkey>.*))$")
+
+
+def canonical(uri: str) -> str:
+    """``s3://bucket/key`` for an S3 https URL (``https://bucket.s3-us-west-2.amazonaws.com/
+    key``, ``https://s3.us-west-2.amazonaws.com/bucket/key``); any other URI unchanged."""
+    m = _S3_HTTPS.match(uri) if uri.startswith("http") else None
+    if not m:
+        return uri
+    bucket, key = (m["vbucket"], m["vkey"]) if m["vbucket"] else (m["pbucket"], m["pkey"])
+    return f"s3://{bucket}/{key}"
 
 
 def is_remote(uri: str) -> bool:
@@ -212,15 +229,31 @@ def write_tarball(local_src: str, dest_uri: str) -> str:
             for name in sorted(os.listdir(local_src)):
                 if name != COMMIT_MARKER:
                     tar.add(os.path.join(local_src, name), arcname=name)
-        fs, path = filesystem(dest_uri)
-        if not is_remote(dest_uri):
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            staging = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
-            shutil.copyfile(packed, staging)
-            os.replace(staging, path)
-        else:  # an object appears whole when its upload completes
-            fs.put(packed, path)
-    return dest_uri if is_remote(dest_uri) else shown_uri(path, dest_uri)
+        return put_file(packed, dest_uri)
+
+
+def fetch_file(uri: str, local_dir: str) -> str:
+    """One file (an object) copied into ``local_dir``; its local path."""
+    fs, path = filesystem(uri)
+    if not fs.isfile(path):
+        raise StorageError(f"{uri} does not exist", uri=uri)
+    dest = os.path.join(local_dir, os.path.basename(path))
+    fs.get(path, dest)
+    return dest
+
+
+def put_file(local: str, dest_uri: str) -> str:
+    """A local file written at ``dest_uri`` whole: under a temporary name and moved on a
+    local disk; an object store makes an upload visible only once it completes."""
+    fs, path = filesystem(dest_uri)
+    if is_remote(dest_uri):
+        fs.put(local, path)
+        return dest_uri
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    staging = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
+    shutil.copyfile(local, staging)
+    os.replace(staging, path)
+    return shown_uri(path, dest_uri)
 
 
 def _extract_tarball(uri: str, local_dir: str) -> str:

@@ -71,6 +71,15 @@ ENV_VARS: dict[str, EnvVar] = {
                "checkpoint and request)."),
         EnvVar("MLCORE_SKIP_CAPACITY_CHECK", bool, False,
                "Skip the 'can this cluster ever run the job' check (autoscaling clusters)."),
+        EnvVar("MLCORE_STRICT_RESOURCES", bool, False,
+               "On the local Ray mlcore starts, refuse an instance type bigger than the machine "
+               "instead of running it on what the machine has (a cluster is always strict)."),
+        EnvVar("MLCORE_EMBEDDED_RAY", bool, False,
+               "Set by mlcore in the processes of a local Ray it started (a tuning trial's "
+               "training job fits its instance type to the machine like its driver)."),
+        EnvVar("MLCORE_VERBOSE", bool, False,
+               "Show Ray's, Serve's and Train's own output on the terminal (the CLI's -v sets "
+               "it); otherwise it goes to $MLCORE_HOME/logs/ray-<date>.log."),
         EnvVar("MLCORE_PREEMPTION_POLL_INTERVAL_S", float, 1.0,
                "How often Ray Train looks for drained (preempted) nodes; Ray's default, 5 s, "
                "eats into the notice a just-in-time checkpoint has to fit in."),

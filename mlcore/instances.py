@@ -1,16 +1,22 @@
-"""The instance-type catalog: SageMaker instance types as Ray resources."""
+"""The instance-type catalog: SageMaker instance types as Ray resources, fitted to the machine
+on mlcore's own local Ray."""
 
 from mlcore._instances import (
-           CATALOG,
-           LOCAL,
-           InstanceType,
-           Placement,
-           check_capacity,
-           lookup,
-           placement,
-           scaling_config,
-           worker_resources,
+    CATALOG,
+    LOCAL,
+    LOCAL_GPU,
+    InstanceType,
+    Placement,
+    check_capacity,
+    fitted_resources,
+    lookup,
+    placement,
+    scale_down,
+    scaling_config,
+    strict,
+    worker_resources,
 )
 
-__all__ = ["CATALOG", "LOCAL", "InstanceType", "Placement", "check_capacity", "lookup", "placement", "scaling_config",
+__all__ = ["CATALOG", "LOCAL", "LOCAL_GPU", "InstanceType", "Placement", "check_capacity",
+           "fitted_resources", "lookup", "placement", "scale_down", "scaling_config", "strict",
            "worker_resources"]

@@ -3,10 +3,16 @@
 from mlcore._registry import (
     APPROVED_ALIAS,
     ModelPackage,
+    ModelPackageGroup,
+    create_group,
+    delete_group,
+    delete_version,
     describe,
+    describe_group,
     list_groups,
     list_versions,
     register,
+    register_artifact,
     set_approval,
 )
 
@@ -19,5 +25,6 @@ def reject(group: str, version: int) -> ModelPackage:
     return set_approval(group, version, "Rejected")
 
 
-__all__ = ["APPROVED_ALIAS", "ModelPackage", "approve", "describe", "list_groups",
-           "list_versions", "register", "reject", "set_approval"]
+__all__ = ["APPROVED_ALIAS", "ModelPackage", "ModelPackageGroup", "approve", "create_group",
+           "delete_group", "delete_version", "describe", "describe_group", "list_groups",
+           "list_versions", "register", "register_artifact", "reject", "set_approval"]

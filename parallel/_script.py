@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from parallel._distribution import Plan
 from parallel._environment import _MetricTee, _stage_channel, cli_args, sm_environment
+from parallel._torch_groups import group_owned_by_runtime
 
 log = logging.getLogger("mlcore")
 
@@ -255,13 +256,15 @@ def _run_script(config: dict, st: _State, source: str) -> None:
     stdout, stderr = sys.stdout, sys.stderr
     sys.argv = [entry, *cli_args(config["hyperparameters"])]
     sys.path.insert(0, source)
+    sys.path[1:1] = config.get("python_path", [])  # the container's modules, after the script's
     os.chdir(source)
     if st.rank == 0 and config.get("metric_definitions"):
         # stdout only: Ray Train's print patch repeats every print() as a log record on
         # stderr, so scanning both would count each metric twice.
         sys.stdout = _MetricTee(stdout, config["metric_definitions"], st.buffer, st.restored_step or 0)
     try:
-        runpy.run_path(entry, run_name="__main__")
+        with group_owned_by_runtime():
+            runpy.run_path(entry, run_name="__main__")
     except SystemExit as e:
         if e.code not in (None, 0):
             raise RuntimeError(f"{config['entry_point']} exited with status {e.code}") from None

@@ -27,6 +27,18 @@ def _captured(destination: str, endpoint: str):
                 yield json.loads(line)
 
 
+def _predictions(out: dict) -> list:
+    """The predictions of a captured answer: CSV (the XGBoost container's, a line per row),
+    its JSON ``{"predictions": [{"score": ...}]}`` or mlcore's ``{"predictions": [...]}``."""
+    if out.get("encoding") == "CSV":
+        return [v for line in out["data"].splitlines() for v in line.split(",") if v]
+    if out.get("encoding") != "JSON":
+        return []
+    answer = json.loads(out["data"])
+    preds = answer.get("predictions", []) if isinstance(answer, dict) else []
+    return list(np.ravel([p["score"] if isinstance(p, dict) else p for p in preds]))
+
+
 def compare_variants(destination: str, endpoint: str, ground_truth: dict[str, float],
                      metric: str = "accuracy", threshold: float = 0.5, alpha: float = 0.05) -> dict:
     """Per-variant ``metric`` over the captured requests that have ground truth, and (with
@@ -40,10 +52,7 @@ def compare_variants(destination: str, endpoint: str, ground_truth: dict[str, fl
         iid = row["eventMetadata"]["eventId"]
         if iid not in ground_truth:
             continue
-        out = row["captureData"]["endpointOutput"]
-        if out.get("encoding") != "JSON":
-            continue
-        pred = np.ravel(json.loads(out["data"])["predictions"])
+        pred = _predictions(row["captureData"]["endpointOutput"])
         if len(pred) != 1:  # one row per request: a multi-row request has no single label
             continue
         pairs.setdefault(row["eventMetadata"]["variant"], []).append((float(pred[0]), float(ground_truth[iid])))

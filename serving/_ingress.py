@@ -59,6 +59,7 @@ class Ingress(_Batched):
                  weights: dict[str, float]):
         self.name, self.settings = name, settings
         self._local, self._handles, self._features, self._multi = None, {}, {}, None
+        self._containers = {v: b.container for v, b in backends.items() if isinstance(b, ModelSpec)}
         self._handle = None
         for variant, backend in backends.items():
             if isinstance(backend, ModelSpec) and backend.multi_model:
@@ -187,7 +188,7 @@ class Ingress(_Batched):
         else:
             X = parse(raw, ctype, await self._n_features(variant), limit)
             work = self._route(variant, X)
-        return render(await self._timed(work), accept)
+        return render(await self._timed(work), accept, await self._container(variant))
 
     async def _timed(self, work):
         try:
@@ -212,6 +213,14 @@ class Ingress(_Batched):
             first = first[0] if isinstance(first, list) else first
             self._features[variant] = await first.features.remote()
         return self._features[variant]
+
+    async def _container(self, variant: str) -> str | None:
+        """Whose responses the variant gives: its (last) model's ``ModelSpec.container``."""
+        if variant not in self._containers:
+            last = self._handles[variant]
+            last = last[-1] if isinstance(last, list) else last
+            self._containers[variant] = await last.container.remote()
+        return self._containers[variant]
 
     async def _route(self, variant: str, X: np.ndarray) -> np.ndarray:
         if self._local and self._local[0] == variant:

@@ -27,6 +27,9 @@ class ModelSpec:
     # handle(model, body, content_type, accept) -> (bytes, media type), or None when the model
     # has no handlers of its own (a script's input_fn / output_fn); then parse/predict/render.
     handle: Callable | None = None
+    # The SageMaker container whose responses the endpoint gives ("xgboost": the built-in
+    # XGBoost's CSV / JSON); None: mlcore's {"predictions": [...]} (serving._payload.render).
+    container: str | None = None
 
 
 def _mlflow_uri(uri: str) -> bool:
@@ -86,7 +89,7 @@ class VariantServer(_Batched):
 
     def __init__(self, model: ModelSpec, batch_size: int = 32, batch_wait_ms: float = 2.0):
         self.model, self.n_features = _load(model)
-        self._predict = model.predict
+        self._predict, self._container = model.predict, model.container
         self._set_batching(batch_size, batch_wait_ms)
 
     def _predict_one(self, X):
@@ -94,6 +97,9 @@ class VariantServer(_Batched):
 
     def features(self) -> int | None:
         return self.n_features
+
+    def container(self) -> str | None:
+        return self._container
 
     async def predict(self, X: np.ndarray) -> np.ndarray:
         return await self._infer(X)

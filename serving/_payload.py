@@ -1,5 +1,10 @@
 """Parsing request bodies into feature matrices and predictions into responses.
 
+Requests: CSV, LIBSVM and RecordIO-protobuf as the XGBoost container reads them, JSON
+(rows, ``{"instances": ...}``, SageMaker's ``{"features": ...}`` instances), JSON Lines and
+``.npy``. Responses: as the model's container answers (:func:`render`): the XGBoost
+container's CSV / JSON / JSON Lines, or mlcore's ``{"predictions": [...]}``.
+
 Every problem becomes a :class:`BadRequest` carrying the HTTP status and a message that names
 what was wrong and what the endpoint expects. A hostile body costs at most its own size: the
 body is read up to the endpoint's limit and no further (:func:`read_body`), JSON nesting is
@@ -10,6 +15,7 @@ than passed to the model as ``inf`` (XGBoost, for one, fails on ``inf``: "Input 
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import re
@@ -44,22 +50,42 @@ async def read_body(chunks: AsyncIterator[bytes], limit: int = MAX_PAYLOAD_BYTES
     return b"".join(parts)
 
 
+# Request bodies the endpoints read: the XGBoost container's (CSV, LIBSVM, RecordIO-protobuf),
+# plus JSON, JSON Lines and .npy (the framework containers' and SageMaker's common formats).
+CONTENT_TYPES = ("text/csv", "text/libsvm", "text/x-libsvm", "application/json",
+                 "application/jsonlines", "application/x-npy", "application/x-recordio-protobuf")
+# A LIBSVM body is sparse; its dense matrix (what the models take) is bounded on its own.
+MAX_DENSE_VALUES = 16 * 1024 * 1024  # 64 MB of float32
+
+
+def media_type(header: str | None) -> str:
+    """``text/csv`` of ``Text/CSV; label_size=1``: the type without its parameters."""
+    return (header or "").split(";")[0].strip().lower()
+
+
 def parse(body: bytes, content_type: str, n_features: int | None,
           limit: int = MAX_PAYLOAD_BYTES) -> np.ndarray:
+    """The feature rows ``float32 [n, d]`` of a request body of ``content_type``."""
     if len(body) > limit:
         raise BadRequest(413, f"payload is {len(body)} bytes; the limit is {limit}")
-    kind = (content_type or "").split(";")[0].strip().lower()
+    kind = media_type(content_type)
     if not body.strip():
         raise BadRequest(400, "empty request body; send feature rows as text/csv or application/json")
     if kind == "text/csv":
         X = _csv(body)
+    elif kind in ("text/libsvm", "text/x-libsvm"):
+        X = _libsvm(body, n_features)
     elif kind == "application/json":
         X = _json(body)
+    elif kind == "application/jsonlines":
+        X = _jsonlines(body)
     elif kind == "application/x-npy":
         X = _npy(body)
+    elif kind == "application/x-recordio-protobuf":
+        X = _recordio(body)
     else:
-        raise BadRequest(415, f"unsupported Content-Type {content_type!r}; use text/csv, "
-                              "application/json or application/x-npy")
+        raise BadRequest(415, f"unsupported Content-Type {content_type!r}; use "
+                              f"{', '.join(CONTENT_TYPES[:-1])} or {CONTENT_TYPES[-1]}")
     _check_finite(X, kind)
     if n_features is not None and X.shape[1] != n_features:
         raise BadRequest(422, f"each row needs {n_features} features; got {X.shape[1]} "
@@ -78,15 +104,82 @@ def _check_finite(X: np.ndarray, kind: str) -> None:
                               "send finite numbers (NaN marks a missing value)")
 
 
+_EMPTY_FIELD = re.compile(r"^(?=,)|(?<=,)(?=,|\r?$)", re.MULTILINE)  # "", not a blank line
+
+
 def _csv(body: bytes) -> np.ndarray:
+    """CSV rows of numbers; an empty field is a missing value (NaN), as the XGBoost
+    container reads it."""
     try:
-        with np.errstate(over="ignore"):  # out-of-range numbers: refused by _check_finite
-            X = np.loadtxt(io.StringIO(body.decode()), delimiter=",", dtype=np.float32, ndmin=2)
+        text = body.decode()
     except UnicodeDecodeError:
         raise BadRequest(400, "CSV body is not UTF-8 text") from None
+    try:
+        with np.errstate(over="ignore"):  # out-of-range numbers: refused by _check_finite
+            return np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.float32, ndmin=2)
     except ValueError as e:
-        raise BadRequest(400, f"CSV rows must be numbers separated by commas: {e}") from None
+        error = e
+    if _EMPTY_FIELD.search(text):  # rare: only then the second pass
+        try:
+            with np.errstate(over="ignore"):
+                return np.loadtxt(io.StringIO(_EMPTY_FIELD.sub("nan", text)), delimiter=",",
+                                  dtype=np.float32, ndmin=2)
+        except ValueError as e:
+            error = e
+    raise BadRequest(400, f"CSV rows must be numbers separated by commas: {error}") from None
+
+
+def _libsvm(body: bytes, n_features: int | None) -> np.ndarray:
+    """LIBSVM rows (``<label> <index>:<value> ...``; the label, if any, ignored) as a dense
+    matrix whose absent entries are missing values (NaN), as XGBoost reads a sparse row.
+    Indices are 1-based when none is 0 (the XGBoost container's rule, per request)."""
+    try:
+        lines = body.decode().strip().split("\n")
+    except UnicodeDecodeError:
+        raise BadRequest(400, "LIBSVM body is not UTF-8 text") from None
+    rows, cols, vals = [], [], []
+    for i, line in enumerate(lines):
+        for token in line.split():
+            if ":" in token:
+                index, _, value = token.partition(":")
+                rows.append(i)
+                cols.append(index)
+                vals.append(value)
+    if not cols:
+        raise BadRequest(400, "LIBSVM rows hold no <index>:<value> pairs")
+    try:
+        cols = np.array(cols, dtype=np.int64)
+        with np.errstate(over="ignore"):
+            vals = np.array(vals, dtype=np.float32)
+    except (ValueError, OverflowError) as e:
+        raise BadRequest(400, f"LIBSVM rows must be '<label> <index>:<value> ...' with integer "
+                              f"indices and numeric values: {e}") from None
+    if cols.min() >= 1:
+        cols -= 1
+    if cols.min() < 0:
+        raise BadRequest(400, f"LIBSVM index {int(cols.min())} is negative")
+    width = n_features if n_features is not None else int(cols.max()) + 1
+    if cols.max() >= width:
+        raise BadRequest(422, f"LIBSVM index {int(cols.max())} (0-based) is beyond the model's "
+                              f"{width} features")
+    if len(lines) * width > MAX_DENSE_VALUES:
+        raise BadRequest(413, f"{len(lines)} LIBSVM rows of {width} features make "
+                              f"{len(lines) * width} values; the limit is {MAX_DENSE_VALUES}: "
+                              "send fewer rows per request")
+    X = np.full((len(lines), width), np.nan, dtype=np.float32)
+    X[rows, cols] = vals
     return X
+
+
+def _recordio(body: bytes) -> np.ndarray:
+    """RecordIO-protobuf records (SageMaker's ``RecordSerializer``); labels ignored."""
+    from mlcore import _recordio
+
+    try:
+        X, _ = _recordio.to_arrays(body)
+    except ValueError as e:  # RecordIOError is one
+        raise BadRequest(400, f"body is not RecordIO-protobuf of numeric records: {e}") from None
+    return _rows(np.asarray(X, dtype=np.float32), "send records of one row each")
 
 
 def _check_json_depth(body: bytes) -> None:
@@ -105,26 +198,56 @@ def _check_json_depth(body: bytes) -> None:
 
 
 def _json(body: bytes) -> np.ndarray:
+    """``[[...], ...]``, one row ``[...]``, ``{"instances": rows}`` or SageMaker's
+    ``{"instances": [{"features": [...]}, ...]}``, or ``{"features": row or rows}``."""
     _check_json_depth(body)
-    try:
-        # Integers parsed as floats: 10**400 becomes inf (refused by _check_finite) instead of
-        # an OverflowError in the cast, and a 5,000-digit one does not hit Python's int limit.
-        data = json.loads(body, parse_int=float)
-    except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError is a ValueError
-        raise BadRequest(400, f"body is not valid JSON: {e}") from None
+    data = _json_value(body)
     if isinstance(data, dict):
         data = data.get("instances", data.get("features"))
         if data is None:
             raise BadRequest(400, 'JSON object must hold "instances": [[...], ...]')
+    if isinstance(data, list) and data and all(isinstance(row, dict) for row in data):
+        data = [_features(row) for row in data]
+    return _rows(_floats(data, "JSON"), "send a list of rows, each a list of numbers")
+
+
+def _jsonlines(body: bytes) -> np.ndarray:
+    """One row per line: ``[...]`` or ``{"features": [...]}``."""
+    _check_json_depth(body)
+    rows = [_json_value(line) for line in body.splitlines() if line.strip()]
+    rows = [_features(row) if isinstance(row, dict) else row for row in rows]
+    return _rows(_floats(rows, "JSON Lines"), 'send one row per line: [...] or {"features": [...]}')
+
+
+def _json_value(text: bytes):
+    try:
+        # Integers parsed as floats: 10**400 becomes inf (refused by _check_finite) instead of
+        # an OverflowError in the cast, and a 5,000-digit one does not hit Python's int limit.
+        return json.loads(text, parse_int=float)
+    except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError is a ValueError
+        raise BadRequest(400, f"body is not valid JSON: {e}") from None
+
+
+def _features(row: dict):
+    if "features" not in row:
+        raise BadRequest(400, 'each JSON instance must hold "features": [...]')
+    return row["features"]
+
+
+def _floats(data, what: str) -> np.ndarray:
     try:
         with np.errstate(over="ignore"):  # float64 beyond float32: inf, refused after
-            X = np.asarray(data, dtype=np.float32)
+            return np.asarray(data, dtype=np.float32)
     except (TypeError, ValueError):
-        raise BadRequest(400, "JSON rows must be lists of numbers of equal length") from None
+        raise BadRequest(400, f"{what} rows must be lists of numbers of equal length") from None
+
+
+def _rows(X: np.ndarray, fix: str) -> np.ndarray:
+    """``X`` as rows: one row from a 1-D array; anything but a non-empty 2-D array refused."""
     if X.ndim == 1:
         X = X[None, :]
     if X.ndim != 2 or X.shape[0] == 0:
-        raise BadRequest(400, "send a list of rows, each a list of numbers")
+        raise BadRequest(400, fix)
     return X
 
 
@@ -138,11 +261,7 @@ def _npy(body: bytes) -> np.ndarray:
         raise BadRequest(400, f"the .npy array must be numeric; got dtype {X.dtype}")
     with np.errstate(over="ignore"):  # float64 beyond float32: inf, refused after
         X = X.astype(np.float32, copy=False)
-    if X.ndim == 1:
-        X = X[None, :]
-    if X.ndim != 2 or X.shape[0] == 0:
-        raise BadRequest(400, "send a 2-D array of rows (or one row)")
-    return X
+    return _rows(X, "send a 2-D array of rows (or one row)")
 
 
 def _check_npy_size(body: bytes) -> None:
@@ -161,11 +280,64 @@ def _check_npy_size(body: bytes) -> None:
                               f"but {len(body) - f.tell()} bytes of data follow")
 
 
-def render(predictions: np.ndarray, accept: str) -> tuple[bytes, str]:
-    kind = (accept or "application/json").split(",")[0].split(";")[0].strip().lower()
-    if kind == "text/csv":
+# -- responses ----------------------------------------------------------------------------------
+
+# What each container answers (``ModelSpec.container``): the types it encodes, the one for
+# ``Accept: */*`` or none. mlcore's own (None): {"predictions": [...]} by default.
+ACCEPTS = {None: ("application/json", "text/csv", "application/x-npy"),
+           # algorithm_mode/serve.py: SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT defaults to text/csv.
+           # Its SUPPORTED_ACCEPTS also name application/x-recordio-protobuf, which it encodes
+           # only for selectable inference output (not offered here).
+           "xgboost": ("text/csv", "application/json", "application/jsonlines"),
+           # A multi-model endpoint's models are served by its MMS handler
+           # (algorithm_mode/handler_service.py default_output_fn): JSON (a plain list; the
+           # inference toolkit's default Accept) and CSV.
+           "xgboost-mms": ("application/json", "text/csv")}
+
+
+def render(predictions: np.ndarray, accept: str, container: str | None = None) -> tuple[bytes, str]:
+    """The response body and media type of ``predictions`` for the ``Accept`` header, as
+    ``container`` (:data:`ACCEPTS`) answers it."""
+    media = _accepted(accept, ACCEPTS.get(container, ACCEPTS[None]))
+    if container == "xgboost":
+        return _xgboost(np.asarray(predictions), media), media
+    if container == "xgboost-mms":  # ",".join for CSV ("retained for backwards compatibility")
+        values = np.asarray(predictions).tolist()
+        return (",".join(map(str, values)) if media == "text/csv" else json.dumps(values)).encode(), media
+    if media == "text/csv":
         rows = predictions.reshape(len(predictions), -1)
-        return "\n".join(",".join(f"{v:.9g}" for v in r) for r in rows).encode(), "text/csv"
-    if kind in ("application/json", "*/*", ""):
-        return json.dumps({"predictions": predictions.tolist()}).encode(), "application/json"
-    raise BadRequest(406, f"unsupported Accept {accept!r}; use application/json or text/csv")
+        return "\n".join(",".join(f"{v:.9g}" for v in r) for r in rows).encode(), media
+    if media == "application/x-npy":
+        buffer = io.BytesIO()
+        np.save(buffer, np.asarray(predictions))
+        return buffer.getvalue(), media
+    return json.dumps({"predictions": predictions.tolist()}).encode(), media
+
+
+def _accepted(accept: str | None, supported: tuple[str, ...]) -> str:
+    """The first type of ``accept`` (a comma-separated list) in ``supported``; ``*/*`` or no
+    header: the first supported one."""
+    for media in (media_type(a) for a in (accept or "*/*").split(",")):
+        if media in ("*/*", ""):
+            return supported[0]
+        if media in supported:
+            return media
+    raise BadRequest(406, f"unsupported Accept {accept!r}; use {', '.join(supported[:-1])} or "
+                          f"{supported[-1]}")
+
+
+def _xgboost(predictions: np.ndarray, media: str) -> bytes:
+    """The XGBoost container's answer (algorithm_mode/serve.py ``invocations``): CSV as its
+    encoder writes it (one line per prediction, a multi:softprob row comma-joined, each line
+    ending in a newline), JSON as ``{"predictions": [{"score": ...}, ...]}``, JSON Lines as
+    one ``{"score": ...}`` per line. Values are the float32 predictions as Python floats."""
+    values = predictions.tolist()
+    if media == "text/csv":
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows(
+            values if predictions.ndim > 1 else ([v] for v in values))
+        return buffer.getvalue().encode()
+    scores = [{"score": v} for v in values]
+    if media == "application/jsonlines":
+        return "".join(json.dumps(s) + "\n" for s in scores).encode()
+    return json.dumps({"predictions": scores}).encode()

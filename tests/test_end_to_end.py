@@ -58,8 +58,8 @@ def test_quickstart_cli_and_job_records(tmp_path):
                                      capture_output=True, text=True, check=True).stdout)
     assert desc["TrainingJobStatus"] == "Completed"
     assert desc["BillableTimeInSeconds"] == desc["TrainingTimeInSeconds"] >= 0
-    assert desc["ModelArtifacts"].endswith(f"{job}/model")
-    assert set(desc["FinalMetrics"]) >= {"validation:auc", "train:auc"}
+    assert desc["ModelArtifacts"]["S3ModelArtifacts"].endswith(f"{job}/output/model.tar.gz")
+    assert {m["MetricName"] for m in desc["FinalMetricDataList"]} >= {"validation:auc", "train:auc"}
     missing = subprocess.run([str(BIN / "mlcore"), "jobs", "describe", "no-such-job"],
                              env=_env(home), capture_output=True, text=True)
     assert missing.returncode == 1 and "no training job named 'no-such-job'" in missing.stderr

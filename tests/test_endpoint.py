@@ -12,35 +12,44 @@ import xgboost as xgb
 
 from mlcore import EndpointError
 from mlcore.sagemaker import Predictor
-from mlcore.sagemaker.deserializers import CSVDeserializer
-from mlcore.sagemaker.serializers import JSONSerializer
+from mlcore.sagemaker.deserializers import CSVDeserializer, JSONDeserializer
+from mlcore.sagemaker.serializers import CSVSerializer, JSONSerializer
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def predictor(trained):
-    p = trained.deploy(initial_instance_count=1, instance_type="local", endpoint_name="ep-test")
+    p = trained.deploy(initial_instance_count=1, instance_type="local", endpoint_name="ep-test",
+                       serializer=CSVSerializer(), deserializer=JSONDeserializer())
     yield p
     p.delete_endpoint()
 
 
 def _local(trained, X):
-    path = f"{trained.model_data}/xgboost-model"
-    booster = xgb.Booster(model_file=bytearray(open(path, "rb").read()))
+    import tarfile
+
+    with tarfile.open(trained.model_data) as tar:  # SageMaker's model.tar.gz, files at the top
+        booster = xgb.Booster(model_file=bytearray(tar.extractfile("xgboost-model").read()))
     return booster.predict(xgb.DMatrix(X))
 
 
 def test_csv_and_json_predictions_equal_local(trained, predictor, data_dir):
     X = np.loadtxt(data_dir / "features.csv", delimiter=",", dtype=np.float32)
     expected = _local(trained, X)
-    got_csv = np.asarray(predictor.predict(X)["predictions"])
+    # The built-in XGBoost answers as its container: {"predictions": [{"score": ...}, ...]}
+    got_csv = np.asarray([p["score"] for p in predictor.predict(X)["predictions"]])
     np.testing.assert_allclose(got_csv, expected, rtol=1e-5)
     as_json = Predictor("ep-test", serializer=JSONSerializer(), deserializer=CSVDeserializer())
     got_json = np.asarray(as_json.predict({"instances": X.tolist()}), dtype=float).ravel()
     np.testing.assert_allclose(got_json, expected, rtol=1e-5)
     single = predictor.predict(X[0])["predictions"]
-    assert single == pytest.approx([expected[0]], rel=1e-5)
+    assert single == [{"score": pytest.approx(float(expected[0]), rel=1e-5)}]
+    as_bytes = Predictor("ep-test")  # v2's defaults: the body as it is, the answer as bytes
+    csv_text = "\n".join(",".join(map(str, row)) for row in X[:2])
+    answer = as_bytes.predict(csv_text, initial_args={"ContentType": "text/csv"})
+    np.testing.assert_allclose(np.array(answer.decode().splitlines(), dtype=float), expected[:2],
+                               rtol=1e-5)
 
 
 CASES = [
@@ -81,7 +90,7 @@ def test_accept_header_and_routes(predictor, data_dir):
 
 
 def test_client_error_and_deleted_endpoint(trained):
-    p = trained.deploy(endpoint_name="ep-short")
+    p = trained.deploy(endpoint_name="ep-short", serializer=CSVSerializer())
     with pytest.raises(EndpointError, match="answered 422: each row needs 8 features"):
         p.predict([[1.0, 2.0]])
     p.delete_endpoint()

@@ -18,6 +18,7 @@ from ray import cloudpickle
 import serving
 from mlcore import EndpointError
 from mlcore.sagemaker import ModelPackage, ServerlessInferenceConfig, Session, production_variant
+from mlcore.sagemaker.deserializers import CSVDeserializer
 from mlcore.sagemaker.serializers import CSVSerializer
 
 pytestmark = pytest.mark.integration
@@ -46,6 +47,11 @@ def _spec(predict):
     return serving.ModelSpec("models:/unused", _no_artifact, predict)
 
 
+def _scores(rows) -> np.ndarray:
+    """The built-in XGBoost's CSV answer (a line per prediction), read by CSVDeserializer."""
+    return np.asarray(rows, dtype=float).ravel()
+
+
 def _post(name, body=ROW, headers=None, timeout=60):
     return requests.post(f"{serving.endpoint_url(name)}/invocations", data=body,
                          headers={"Content-Type": "text/csv", **(headers or {})}, timeout=timeout)
@@ -70,19 +76,22 @@ def test_registry_version_needs_approval_then_serves_the_models_predictions(
         ModelPackage(model_package_arn=f"{registered.model_package_group_name}@approved").deploy()
     registry.approve(registered.model_package_group_name, registered.version)
     pkg = ModelPackage(model_package_arn=f"{registered.model_package_group_name}@approved")
-    predictor = pkg.deploy(endpoint_name="ep-reg")
+    predictor = pkg.deploy(endpoint_name="ep-reg", serializer=CSVSerializer(),
+                           deserializer=CSVDeserializer())
     try:
-        got = np.asarray(predictor.predict(X)["predictions"])
+        got = _scores(predictor.predict(X))
+        import tarfile
+
         import xgboost as xgb
 
-        booster = xgb.Booster(model_file=bytearray(
-            open(f"{trained.model_data}/xgboost-model", "rb").read()))
+        with tarfile.open(trained.model_data) as tar:  # SageMaker's model.tar.gz
+            booster = xgb.Booster(model_file=bytearray(tar.extractfile("xgboost-model").read()))
         np.testing.assert_allclose(got, booster.predict(xgb.DMatrix(X)), rtol=1e-5)
         npy = __import__("io").BytesIO()
         np.save(npy, X)
         resp = _post("ep-reg", npy.getvalue(), {"Content-Type": "application/x-npy"})
         assert resp.status_code == 200
-        np.testing.assert_allclose(resp.json()["predictions"], got, rtol=1e-6)
+        np.testing.assert_allclose(np.asarray(resp.text.split(), dtype=float), got, rtol=1e-6)
         d = predictor.describe()
         assert d["EndpointStatus"] == "InService"
         [v] = d["ProductionVariants"]
@@ -156,12 +165,13 @@ def test_variants_split_traffic_pin_and_reweigh_without_dropping_requests(traine
 def test_serverless_endpoint_scaled_to_zero_answers_its_first_request(trained, data_dir):
     X = np.loadtxt(data_dir / "features.csv", delimiter=",", dtype=np.float32)
     predictor = trained.deploy(endpoint_name="ep-zero", serverless_inference_config=ServerlessInferenceConfig(
-        memory_size_in_mb=1024, max_concurrency=2))
+        memory_size_in_mb=1024, max_concurrency=2), serializer=CSVSerializer(),
+        deserializer=CSVDeserializer())
     try:
         [v] = predictor.describe()["ProductionVariants"]
         assert v["CurrentInstanceCount"] == 0  # no replica until a request comes
         started = time.monotonic()
-        got = predictor.predict(X)["predictions"]
+        got = _scores(predictor.predict(X))
         assert len(got) == len(X)
         assert time.monotonic() - started < 60
         [v] = predictor.describe()["ProductionVariants"]
@@ -279,7 +289,7 @@ def test_haproxy_is_the_default_ingress_and_serves_proxy_the_alternative(trained
     predictor = trained.deploy(endpoint_name="ep-ingress")
     try:
         assert _listener(int(os.environ["MLCORE_SERVE_PORT"])) == "haproxy"
-        expected = _post("ep-ingress", body).json()
+        expected = _post("ep-ingress", body).text  # the XGBoost container's CSV
     finally:
         predictor.delete_endpoint()
     spec = tmp_path / "proxy.yaml"
@@ -301,7 +311,7 @@ def test_haproxy_is_the_default_ingress_and_serves_proxy_the_alternative(trained
             time.sleep(0.5)
         r = requests.post(f"{url}/invocations", data=body, headers={"Content-Type": "text/csv"},
                           timeout=60)
-        assert r.status_code == 200 and r.json() == expected
+        assert r.status_code == 200 and r.text == expected
         assert "ProxyActor" in _listener(port)
     finally:
         proc.send_signal(signal.SIGINT)
@@ -366,8 +376,8 @@ def test_data_capture_writes_the_sampled_share_in_sagemakers_format(trained, tmp
             if "X-Amzn-SageMaker-Inference-Id" in r.headers:
                 captured_ids.add(r.headers["X-Amzn-SageMaker-Inference-Id"])
         d = predictor.describe()["DataCaptureConfig"]
-        assert d == {"EnableCapture": True, "CurrentSamplingPercentage": 30.0,
-                     "DestinationS3Uri": str(dest)}
+        assert d == {"EnableCapture": True, "CaptureStatus": "Started", "CurrentSamplingPercentage": 30,
+                     "DestinationS3Uri": str(dest), "KmsKeyId": ""}
         time.sleep(2.5)  # one flush interval (1 s) and then some
     finally:
         predictor.delete_endpoint()
@@ -382,7 +392,8 @@ def test_data_capture_writes_the_sampled_share_in_sagemakers_format(trained, tmp
     assert first["endpointInput"]["encoding"] == "CSV" and first["endpointInput"]["mode"] == "INPUT"
     sent = int(first["endpointInput"]["data"].split(",")[0])
     assert 0 <= sent < n
-    assert len(json.loads(first["endpointOutput"]["data"])["predictions"]) == 1
+    out = first["endpointOutput"]  # the XGBoost container's CSV: one line per prediction
+    assert out["encoding"] == "CSV" and len(out["data"].splitlines()) == 1
 
 
 def test_multi_model_endpoint_loads_on_first_use_and_evicts_least_recently_used(tmp_path):
@@ -412,7 +423,7 @@ def test_multi_model_endpoint_loads_on_first_use_and_evicts_least_recently_used(
     assert mme.add_model(f"{prefix}/m000", "extra/copy-of-m000") == "extra/copy-of-m000"
     models = list(mme.list_models())
     assert len(models) == 121 and models[0] == "extra/copy-of-m000" and models[-1] == "m119"
-    predictor = mme.deploy()
+    predictor = mme.deploy(serializer=CSVSerializer(), deserializer=CSVDeserializer())
     try:
         def loads():
             time.sleep(2.5)  # replicas push their counts about once a second
@@ -420,15 +431,15 @@ def test_multi_model_endpoint_loads_on_first_use_and_evicts_least_recently_used(
             return v["ModelLoads"]
 
         for name in expected:  # first use of each: 120 loads, each answering as its own model
-            got = predictor.predict(probe, target_model=name)["predictions"]
+            got = _scores(predictor.predict(probe, target_model=name))
             np.testing.assert_allclose(got, expected[name], rtol=1e-6)
         assert loads() == 120
         for name in list(expected)[-10:]:  # the 10 most recent are still loaded
             predictor.predict(probe, target_model=name)
         assert loads() == 120
         predictor.predict(probe, target_model="m000")  # evicted long ago: loaded again
-        np.testing.assert_allclose(predictor.predict(probe, target_model="extra/copy-of-m000")
-                                   ["predictions"], expected["m000"], rtol=1e-6)
+        np.testing.assert_allclose(_scores(predictor.predict(probe, target_model="extra/copy-of-m000")),
+                                   expected["m000"], rtol=1e-6)
         assert loads() == 122
         for target, status, words in [(None, 400, "X-Amzn-SageMaker-Target-Model"),
                                       ("nope", 404, "no model 'nope'"),

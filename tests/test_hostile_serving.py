@@ -315,11 +315,14 @@ def test_global_setting_applies_to_every_facade_deploy_decided_in_the_driver(
         ModelPackage(model_package_arn=f"{versions}/1").deploy(endpoint_name="ep-approved",
                                                                allow_unapproved=True)
     assert not EndpointRecord.exists("ep-approved")
+    from mlcore.sagemaker.deserializers import CSVDeserializer
+    from mlcore.sagemaker.serializers import CSVSerializer
+
     predictor = ModelPackage(model_package_arn=f"models:/{versions}/3").deploy(
-        endpoint_name="ep-approved")
+        endpoint_name="ep-approved", serializer=CSVSerializer(), deserializer=CSVDeserializer())
     try:
         row = np.loadtxt(data_dir / "features.csv", delimiter=",", dtype=np.float32)[:1]
-        assert len(predictor.predict(row)["predictions"]) == 1
+        assert len(predictor.predict(row)) == 1  # the XGBoost container's CSV: a line per row
         [v] = predictor.describe()["ProductionVariants"]
         assert v["Model"]["ModelPackageArn"] == f"{versions}/3"
     finally:

@@ -24,7 +24,8 @@ def test_strings_convert_like_sagemaker_passes_them():
     ({"num_round": 5, "max_dept": 3}, "did you mean 'max_depth'"),
     ({"num_round": 5, "objective": "binary:logit"}, "objective must be one of"),
     ({"num_round": 5, "objective": "multi:softmax"}, "num_class is required"),
-    ({"num_round": 5, "eval_metric": "auc,accuracy"}, "eval_metric accuracy unknown"),
+    ({"num_round": 5, "objective": "binary:logistic", "eval_metric": "auc,acc"},
+     "eval_metric acc unknown"),
 ])
 def test_bad_hyperparameters(hp, words):
     with pytest.raises(AlgorithmError, match=words):

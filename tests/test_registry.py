@@ -80,4 +80,4 @@ def test_attach_and_fit_without_waiting(trained, data_dir):
     desc = est.latest_training_job.wait()
     assert desc["TrainingJobStatus"] == "Completed", desc["FailureReason"]
     assert [t["Status"] for t in desc["SecondaryStatusTransitions"]] == [
-        "Starting", "Preparing", "Training", "Uploading", "Completed"]
+        "Starting", "PreparingTrainingStack", "Training", "Uploading", "Completed"]

@@ -71,7 +71,11 @@ def test_unmodified_sagemaker_script_trains_and_registers(ray_session, regressio
         np.testing.assert_allclose(served, net(torch.tensor(X[:8])).numpy(), rtol=1e-6)
     # The same model on an endpoint, through the script's own model_fn, input_fn, predict_fn
     # and output_fn (SageMaker's inference handler contract): CSV and JSON in, {"scores"} out.
-    predictor = est.deploy(endpoint_name="script-mode-ep")
+    from mlcore.sagemaker.deserializers import JSONDeserializer
+    from mlcore.sagemaker.serializers import CSVSerializer
+
+    predictor = est.deploy(endpoint_name="script-mode-ep", serializer=CSVSerializer(),
+                           deserializer=JSONDeserializer())
     try:
         got = np.asarray(predictor.predict(X[:8])["scores"])
         np.testing.assert_allclose(got, served.ravel(), rtol=1e-5)
@@ -82,8 +86,8 @@ def test_unmodified_sagemaker_script_trains_and_registers(ray_session, regressio
         np.testing.assert_allclose(r.json()["scores"], served.ravel()[:2], rtol=1e-5)
         r = requests.post(f"{predictor.url}/invocations", data=b"x", timeout=60,
                           headers={"Content-Type": "text/plain"})
-        assert r.status_code == 400
-        assert "train.py input_fn refused the request: ValueError: unsupported content type" in r.json()["error"]
+        assert r.status_code == 500  # a handler's exception, named (the containers answer 500)
+        assert "input_fn raised ValueError: unsupported content type" in r.json()["error"]
     finally:
         predictor.delete_endpoint()
 

@@ -103,5 +103,5 @@ def test_parquet_without_label_column(tmp_path):
 
 def test_unsupported_content_type(tmp_path):
     X, y = make_classification(10, 4)
-    with pytest.raises(DataError, match="content_type 'text/libsvm' is not supported"):
-        check_channel("train", write_csv(tmp_path / "a.csv", X, y), "text/libsvm", None)
+    with pytest.raises(DataError, match="content_type 'application/json' is not supported"):
+        check_channel("train", write_csv(tmp_path / "a.csv", X, y), "application/json", None)

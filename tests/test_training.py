@@ -55,7 +55,7 @@ def test_two_workers_local_csv_match_bare_xgboost(trained, data_dir):
     assert run.data.tags["mlcore.input.train"].endswith("train.csv")
 
 
-def test_s3_parquet_regression_matches_bare(ray_session, bucket):
+def test_s3_parquet_regression_matches_bare(ray_session, bucket, tmp_path):
     X, y = make_classification(4000, 6, seed=5)
     y = (X[:, 0] * 3 + X[:, 1] ** 2).astype(np.float32)
     fs, _ = _storage.filesystem(f"s3://{bucket}")
@@ -70,8 +70,14 @@ def test_s3_parquet_regression_matches_bare(ray_session, bucket):
     est.fit({"train": TrainingInput(f"s3://{bucket}/train/", content_type="application/x-parquet"),
              "validation": f"s3://{bucket}/validation/"}, logs=False)
     rec = describe(est.latest_training_job.name)
-    assert est.model_data == f"s3://{bucket}/output/{rec.TrainingJobName}/model"
-    assert _storage.is_committed(est.model_data)
+    # SageMaker's artifact (model_data) beside mlcore's committed folder, holding the same files.
+    assert est.model_data == f"s3://{bucket}/output/{rec.TrainingJobName}/output/model.tar.gz"
+    assert rec.ModelArtifacts == f"s3://{bucket}/output/{rec.TrainingJobName}/model"
+    assert _storage.is_committed(rec.ModelArtifacts)
+    unpacked = _storage.fetch_committed(est.model_data, str(tmp_path / "unpacked"))
+    committed = _storage.fetch_committed(rec.ModelArtifacts, str(tmp_path / "committed"))
+    assert sorted(os.listdir(unpacked)) == sorted(
+        set(os.listdir(committed)) - {_storage.COMMIT_MARKER})
     assert _storage.list_files(f"s3://{bucket}/output/{rec.TrainingJobName}/checkpoints")
     params = {"max_depth": 5, "eta": 0.3, "seed": 1}
     bare = xgb.train(params, xgb.DMatrix(X[:3200], label=y[:3200]), 30)
@@ -130,7 +136,8 @@ def test_bad_data_fails_job_with_reason_and_no_model(ray_session, tmp_path, make
         est.register(model_package_group_name="never")
 
 
-def test_job_larger_than_cluster_fails_at_once(ray_session, data_dir):
+def test_job_larger_than_cluster_fails_at_once(ray_session, data_dir, monkeypatch):
+    monkeypatch.setenv("MLCORE_STRICT_RESOURCES", "1")  # else scaled down to this machine
     est = Estimator(algorithm="xgboost", instance_type="ml.m5.4xlarge", instance_count=1,
                     hyperparameters={"num_round": 5})
     with pytest.raises(MLCoreError, match="no node has CPU=16"):
@@ -197,7 +204,7 @@ def test_worker_killed_mid_training_resumes_from_checkpoint(ray_session, tmp_pat
     # (Ray commits them in order), so the last committed one may be several behind. What must
     # hold: a committed checkpoint was resumed from, and every round is logged exactly once.
     assert 25 <= resumed < rounds and resumed % 25 == 0, (resumed, killed_at)
-    booster = xgb.Booster(model_file=bytearray(open(os.path.join(est.model_data, "xgboost-model"), "rb").read()))
+    booster = xgb.Booster(model_file=bytearray(open(os.path.join(rec.ModelArtifacts, "xgboost-model"), "rb").read()))
     assert booster.num_boosted_rounds() == rounds
     history = _tracking.client().get_metric_history(rec.MlflowRunId, "train:rmse")
     assert sorted(m.step for m in history) == list(range(1, rounds + 1))  # none missing or repeated

@@ -19,7 +19,8 @@ from mlcore.specs import KINDS
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mlcore", description="SageMaker's ML workflow on Ray.")
     p.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local Ray)")
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="debug logging, and Ray's own output (else in $MLCORE_HOME/logs/)")
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help=f"run a spec file ({' | '.join(KINDS)}), dispatched on its kind")
@@ -75,10 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
-    if not args.verbose:  # Ray Serve's driver-side INFO lines would drown the job's own output
-        from mlcore import constants
-
-        logging.getLogger("ray.serve").setLevel(constants.ray_log_level())
+    if args.verbose:  # Ray's, Serve's and Train's own output on the terminal too
+        os.environ["MLCORE_VERBOSE"] = "1"
     if args.address:
         os.environ["RAY_ADDRESS"] = args.address
     try:

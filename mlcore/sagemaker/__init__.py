@@ -2,42 +2,60 @@
 ``import sagemaker`` becomes ``from mlcore import sagemaker``, ``from sagemaker.inputs import
 TrainingInput`` becomes ``from mlcore.sagemaker.inputs import TrainingInput``, and so on."""
 
-from mlcore.sagemaker import (
+# The SageMaker Python SDK release whose v2 API this facade follows (examples print it).
+__version__ = "2.257.6"
+
+from mlcore.sagemaker import (  # noqa: E402
+                              amazon,
+                              analytics,
                               deserializers,
                               estimator,
                               image_uris,
                               inputs,
+                              local,
                               model,
                               model_monitor,
                               multidatamodel,
                               pipeline,
                               predictor,
                               pytorch,
+                              s3,
                               serializers,
                               serverless,
+                              session,
+                              sklearn,
                               tuner,
+                              utils,
+                              xgboost,
 )
-from mlcore.sagemaker.estimator import Estimator
+from mlcore.sagemaker.estimator import Estimator, Framework
 from mlcore.sagemaker.inputs import TrainingInput
-from mlcore.sagemaker.model import ModelPackage
+from mlcore.sagemaker.model import FrameworkModel, Model, ModelPackage
 from mlcore.sagemaker.model_monitor import DataCaptureConfig
 from mlcore.sagemaker.multidatamodel import MultiDataModel
 from mlcore.sagemaker.pipeline import PipelineModel
 from mlcore.sagemaker.predictor import Predictor
-from mlcore.sagemaker.pytorch import PyTorch
+from mlcore.sagemaker.pytorch import PyTorch, PyTorchModel, PyTorchPredictor
 from mlcore.sagemaker.serverless import ServerlessInferenceConfig
 from mlcore.sagemaker.session import Session, get_execution_role, production_variant
+from mlcore.sagemaker.sklearn import SKLearn, SKLearnModel, SKLearnPredictor
 from mlcore.sagemaker.tuner import (
-    CategoricalParameter,
-    ContinuousParameter,
-    HyperparameterTuner,
-    IntegerParameter,
-    WarmStartConfig,
-    WarmStartTypes,
+                              CategoricalParameter,
+                              ContinuousParameter,
+                              HyperparameterTuner,
+                              IntegerParameter,
+                              WarmStartConfig,
+                              WarmStartTypes,
 )
+from mlcore.sagemaker.xgboost import XGBoost, XGBoostModel, XGBoostPredictor
 
-__all__ = ["CategoricalParameter", "ContinuousParameter", "DataCaptureConfig", "Estimator", "HyperparameterTuner",
-           "IntegerParameter", "ModelPackage", "MultiDataModel", "PipelineModel", "Predictor", "PyTorch", "ServerlessInferenceConfig",
-           "Session", "TrainingInput", "WarmStartConfig", "WarmStartTypes", "deserializers",
-           "estimator", "get_execution_role", "image_uris", "inputs", "model", "model_monitor", "multidatamodel", "pipeline", "predictor",
-           "production_variant", "pytorch", "serializers", "serverless", "tuner"]
+__all__ = ["CategoricalParameter", "ContinuousParameter", "DataCaptureConfig", "Estimator",
+           "Framework", "FrameworkModel", "HyperparameterTuner", "IntegerParameter", "Model",
+           "ModelPackage", "MultiDataModel", "PipelineModel", "Predictor", "PyTorch",
+           "PyTorchModel", "PyTorchPredictor", "SKLearn", "SKLearnModel", "SKLearnPredictor",
+           "ServerlessInferenceConfig", "Session", "TrainingInput", "WarmStartConfig",
+           "WarmStartTypes", "XGBoost", "XGBoostModel", "XGBoostPredictor", "deserializers",
+           "amazon", "analytics", "estimator", "get_execution_role", "image_uris", "inputs", "local",
+           "model", "model_monitor", "multidatamodel", "pipeline", "predictor",
+           "production_variant", "pytorch", "s3", "serializers", "serverless", "session",
+           "sklearn", "tuner", "utils", "xgboost"]

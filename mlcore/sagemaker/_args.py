@@ -72,6 +72,25 @@ IGNORED = {
     "py_version": "the cluster's Python runs the code", "instance_type": "it does not change the image",
     "image_scope": "built-ins have one implementation each", "model_id": "no JumpStart models",
     "model_version": "no JumpStart models", "hub_arn": "no JumpStart models",
+    # v2's deploy() and Model() keywords that mean nothing here (async_inference_config is
+    # refused instead: it would change what the endpoint does)
+    "inference_recommendation_id": "there is no Inference Recommender",
+    "explainer_config": "there is no SageMaker Clarify explainer", "accept_eula": "no JumpStart models",
+    "endpoint_logging": "replica logs are Ray Serve's (and the endpoint's log)",
+    "resources": "the instance type sets each replica's resources",
+    "endpoint_type": "endpoints are model-based", "inference_component_name": "no inference components",
+    "model_reference_arn": "no model references",
+    "model_name": "models are no separate resource here: the endpoint holds its model", "use_compiled_model": "no Neo compilation",
+    "update_endpoint": "deploying to an existing endpoint's name updates it in place",
+    "model_kms_key": "storage encryption is the store's", "image_config": "no containers are used",
+    "model_server_workers": "each replica is one worker; set initial_instance_count",
+    "framework_version": "the cluster's installed framework serves the model",
+    "git_config": "no repository is cloned; clone it and pass source_dir",
+    "additional_model_data_sources": "one model_data per model",
+    "vpc_config_override": "networking is the cluster's", "component_name": "no inference components",
+    "image_uri_region": "no containers are used", "compiler_config": "no Training Compiler",
+    "training_recipe": "training recipes are not run; pass entry_point",
+    "recipe_overrides": "training recipes are not run; pass entry_point",
 }
 _explained: set[tuple[str, str]] = set()
 

@@ -1,12 +1,20 @@
-"""``sagemaker.deserializers``."""
+"""``sagemaker.deserializers``: v2's deserializers (``RecordDeserializer`` is not offered)."""
 
 from serving import (
+    BaseDeserializer,
     BytesDeserializer,
     CSVDeserializer,
     JSONDeserializer,
+    JSONLinesDeserializer,
     NumpyDeserializer,
+    PandasDeserializer,
+    SimpleBaseDeserializer,
+    StreamDeserializer,
     StringDeserializer,
+    TorchTensorDeserializer,
 )
 
-__all__ = ["BytesDeserializer", "CSVDeserializer", "JSONDeserializer", "NumpyDeserializer",
-           "StringDeserializer"]
+__all__ = ["BaseDeserializer", "BytesDeserializer", "CSVDeserializer", "JSONDeserializer",
+           "JSONLinesDeserializer", "NumpyDeserializer", "PandasDeserializer",
+           "SimpleBaseDeserializer", "StreamDeserializer", "StringDeserializer",
+           "TorchTensorDeserializer"]

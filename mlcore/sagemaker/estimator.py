@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 
+from mlcore import _session
 from mlcore.errors import MLCoreError, SpecError
 from mlcore.records import Status, TrainingJobRecord
-from mlcore.sagemaker import _args, _endpoints, image_uris
+from mlcore.sagemaker import _args, image_uris
 from mlcore.sagemaker.inputs import TrainingInput
 from mlcore.services import Handle, training
 from mlcore.specs import Channel, TrainingJob
@@ -31,9 +32,10 @@ class Estimator:
                  distribution: dict | None = None, metric_definitions: list | None = None,
                  keep_checkpoints: int = 3, framework: str | None = None,
                  framework_version: str | None = None, py_version: str | None = None,
-                 **kwargs):
+                 dependencies: list[str] | None = None, **kwargs):
         _args.accept(type(self).__name__, {**kwargs, **({"role": role} if role else {})},
                      Estimator.__init__)
+        self.sagemaker_session = kwargs.get("sagemaker_session")
         _args.name(base_job_name, "base_job_name")
         if image_uri and not algorithm:
             algorithm = image_uris.algorithm_of(image_uri)
@@ -56,14 +58,15 @@ class Estimator:
             checkpoint_min_interval_s=checkpoint_min_interval_s, environment=dict(environment or {}),
             tags=tags or {}, distribution=distribution, metric_definitions=metric_definitions or [],
             checkpoint_local_path=checkpoint_local_path, keep_checkpoints=keep_checkpoints,
-            framework=framework, framework_version=framework_version, py_version=py_version)
+            framework=framework, framework_version=framework_version, py_version=py_version,
+            dependencies=list(dependencies or []))
         self.latest_training_job: Handle | None = None
 
     # --- construction from specs -------------------------------------------------------
     @classmethod
     def from_spec(cls, spec: TrainingJob) -> Estimator:
         est = cls.__new__(cls)
-        est.image_uri = est.role = est.checkpoint_local_path = None
+        est.image_uri = est.role = est.checkpoint_local_path = est.sagemaker_session = None
         est.base_job_name = None
         est._spec = spec.model_copy(deep=True)
         est.latest_training_job = None
@@ -88,6 +91,22 @@ class Estimator:
     @property
     def spec(self) -> TrainingJob:
         return self._spec
+
+    # v2's attributes, read from the job definition
+    output_path = property(lambda self: self._spec.output_path or _session.default_output_path())
+    instance_type = property(lambda self: self._spec.instance_type)
+    instance_count = property(lambda self: self._spec.instance_count)
+    entry_point = property(lambda self: self._spec.entry_point)
+    source_dir = property(lambda self: self._spec.source_dir)
+    dependencies = property(lambda self: list(self._spec.dependencies))
+    framework_version = property(lambda self: self._spec.framework_version)
+    py_version = property(lambda self: self._spec.py_version)
+    environment = property(lambda self: dict(self._spec.environment))
+    metric_definitions = property(lambda self: [m.model_dump() for m in self._spec.metric_definitions])
+
+    @property
+    def _current_job_name(self) -> str | None:
+        return self.latest_training_job.name if self.latest_training_job else None
 
     def fit(self, inputs=None, wait: bool = True, logs: bool = True, job_name: str | None = None,
             experiment_config=None):
@@ -119,7 +138,19 @@ class Estimator:
 
     @property
     def model_data(self) -> str:
-        return self._completed().ModelArtifacts
+        """SageMaker's artifact, ``<output_path>/<job>/output/model.tar.gz`` (the committed
+        model folder for jobs that predate it)."""
+        record = self._completed()
+        return getattr(record, "S3ModelArtifacts", None) or record.ModelArtifacts
+
+    @property
+    def training_job_analytics(self):
+        """v2's ``TrainingJobAnalytics`` of the latest job (its metrics as a DataFrame)."""
+        from mlcore.sagemaker.analytics import TrainingJobAnalytics
+
+        if self._current_job_name is None:
+            raise ValueError("Estimator is not associated with a TrainingJob; call fit() first")
+        return TrainingJobAnalytics(self._current_job_name, sagemaker_session=self.sagemaker_session)
 
     def training_job_analytics_metrics(self) -> dict:
         return dict(self._completed().FinalMetrics)
@@ -133,18 +164,49 @@ class Estimator:
         return training.register(self._name(), model_package_group_name, approval_status,
                                  description)
 
-    def deploy(self, initial_instance_count: int = 1, instance_type: str = "local",
+    def create_model(self, role: str | None = None, image_uri: str | None = None,
+                     predictor_cls=None, **kwargs):
+        """v2's ``create_model``: a ``Model`` of the trained model (the generic Predictor
+        unless ``predictor_cls``); ``kwargs`` go to Model."""
+        from mlcore.sagemaker.model import Model
+        from mlcore.sagemaker.predictor import Predictor
+
+        kwargs.pop("vpc_config_override", None)
+        code = {k: kwargs.pop(k, None) for k in ("entry_point", "source_dir", "dependencies")}
+        model = Model(image_uri=image_uri or self._image(), model_data=self.model_data,
+                      role=role or self.role, predictor_cls=predictor_cls or Predictor,
+                      entry_point=code["entry_point"] or self.entry_point,
+                      source_dir=code["source_dir"] or self.source_dir,
+                      dependencies=code["dependencies"] or self.dependencies, **kwargs)
+        return self._linked(model, any(code.values()) or image_uri or kwargs.get("env"))
+
+    def _image(self) -> str | None:
+        algorithm = self._spec.algorithm
+        return self.image_uri or (image_uris.retrieve(algorithm) if algorithm else None)
+
+    def _linked(self, model, changed):
+        """``model`` serves the job's own model (its record, its MLflow model) unless the
+        caller gave it new code, a new image or an environment."""
+        if not changed:
+            model._training_job = self._name()
+        return model
+
+    def deploy(self, initial_instance_count: int | None = None, instance_type: str | None = None,
                serializer=None, deserializer=None, endpoint_name: str | None = None,
-               wait: bool = True, serverless_inference_config=None, **endpoint_fields):
-        """Serve the trained model on a realtime endpoint; return its ``Predictor``.
-        ``endpoint_fields``: ``data_capture_config`` and the Endpoint spec's own fields
-        (``batching``, ``auth``, ``max_payload_mb``, ``timeout_s``)."""
+               wait: bool = True, model_name: str | None = None, data_capture_config=None,
+               serverless_inference_config=None, **kwargs):
+        """v2's ``deploy``: ``self.create_model(...).deploy(...)``, the endpoint named after
+        the job unless ``endpoint_name``. ``kwargs``: the Model's keywords (``entry_point``,
+        ``source_dir``, ``env``, ...) for ``create_model``; every other v2 deploy keyword;
+        mlcore's endpoint fields (``batching``, ``auth``, ``max_payload_mb``, ``timeout_s``)."""
         _args.name(endpoint_name, "endpoint_name", _args.ENDPOINT)
-        record = self._completed()
-        return _endpoints.deploy(_endpoints.model_ref(record.TrainingJobName),
-                                 endpoint_name or record.TrainingJobName, instance_type,
-                                 initial_instance_count, serializer, deserializer, wait,
-                                 serverless_inference_config, **endpoint_fields)
+        job = self._completed().TrainingJobName
+        model_keys = _model_keywords(type(self).create_model)
+        model = self.create_model(**{k: kwargs.pop(k) for k in list(kwargs) if k in model_keys})
+        model.name = model_name or model.name
+        return model.deploy(initial_instance_count, instance_type, serializer, deserializer,
+                            endpoint_name or job, wait, data_capture_config,
+                            serverless_inference_config, **kwargs)
 
     def logs(self) -> None:
         self._handle_or_raise().logs()
@@ -152,6 +214,57 @@ class Estimator:
     def _handle_or_raise(self) -> Handle:
         self._name()
         return self.latest_training_job
+
+
+class Framework(Estimator):
+    """v2's ``Framework``: script mode with the framework fixed (its container's serving
+    defaults follow the model); ``create_model`` returns the framework's Model class.
+    ``framework_version`` and ``py_version`` are recorded; the cluster's installed framework
+    and Python run the script (no containers are pulled)."""
+
+    _framework_name: str | None = None
+
+    def __init__(self, entry_point: str, source_dir: str | None = None,
+                 hyperparameters: dict | None = None, image_uri: str | None = None,
+                 dependencies: list[str] | None = None, framework_version: str | None = None,
+                 py_version: str | None = None, **kwargs):
+        super().__init__(entry_point=entry_point, source_dir=source_dir,
+                         framework=self._framework_name, framework_version=framework_version,
+                         py_version=py_version, hyperparameters=hyperparameters,
+                         dependencies=dependencies, **kwargs)
+        self.image_uri = image_uri
+
+    def _model_class(self):
+        raise NotImplementedError
+
+    def create_model(self, model_server_workers: int | None = None, role: str | None = None,
+                     vpc_config_override=None, entry_point: str | None = None,
+                     source_dir: str | None = None, dependencies: list[str] | None = None,
+                     **kwargs):
+        """The framework's Model (``XGBoostModel``, ``SKLearnModel``, ``PyTorchModel``) of the
+        trained model, with the training code unless new ``entry_point`` / ``source_dir`` /
+        ``dependencies`` (an inference script) are given; ``kwargs`` go to the Model."""
+        model = self._model_class()(
+            model_data=self.model_data, role=role or self.role,
+            entry_point=entry_point or self.entry_point, framework_version=self.framework_version,
+            py_version=self.py_version, source_dir=source_dir or self.source_dir,
+            dependencies=dependencies or self.dependencies,
+            model_server_workers=model_server_workers, **kwargs)
+        return self._linked(model, entry_point or source_dir or dependencies
+                            or kwargs.get("image_uri") or kwargs.get("env"))
+
+
+def _model_keywords(create_model) -> set[str]:
+    """The keywords ``deploy`` hands to ``create_model``: its own and the Model's."""
+    import inspect
+
+    from mlcore.sagemaker.model import FrameworkModel, Model
+
+    names = set()
+    for fn in (create_model, Model.__init__, FrameworkModel.__init__):
+        names |= {n for n, p in inspect.signature(fn).parameters.items()
+                  if p.kind is not p.VAR_KEYWORD and n != "self"}
+    return names
 
 
 def _handle(name: str) -> Handle:
@@ -174,4 +287,4 @@ def _channels(inputs) -> dict[str, Channel]:
     return out
 
 
-__all__ = ["Estimator"]
+__all__ = ["Estimator", "Framework"]

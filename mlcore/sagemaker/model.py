@@ -1,9 +1,107 @@
-"""``sagemaker.model``: deploy a registered model version (``ModelPackage``)."""
+"""``sagemaker.model``: ``Model`` serves an artifact (bring your own, or a training job's);
+``ModelPackage`` a registered model version."""
 
 from __future__ import annotations
 
+import re
+
 from mlcore.errors import SpecError
-from mlcore.sagemaker import _args, _endpoints
+from mlcore.sagemaker import _args, _endpoints, image_uris
+from mlcore.services import generate_name
+from mlcore.specs import ModelRef
+
+# SageMaker's framework serving images, by repository name, as their framework.
+_FRAMEWORK_IMAGES = {"pytorch-inference": "pytorch", "pytorch-training": "pytorch",
+                     "sagemaker-scikit-learn": "sklearn", "sagemaker-xgboost": "xgboost"}
+
+
+def _framework_of(image_uri: str | None) -> str | None:
+    m = re.search(r"/([a-z0-9-]+)(:[^/]*)?$", image_uri or "")
+    return _FRAMEWORK_IMAGES.get(m.group(1)) if m else None
+
+
+class Model:
+    """v2's ``Model``: ``model_data`` (a model.tar.gz or a folder, local or s3://) served by
+    an inference script (``entry_point`` in ``source_dir``, with ``dependencies``: its
+    ``model_fn`` / ``input_fn`` / ``predict_fn`` / ``output_fn`` over the framework
+    container's defaults), or by a built-in (``image_uri`` from ``image_uris.retrieve``, the
+    artifact holding e.g. ``xgboost-model``). ``env`` is set in each replica before the model
+    loads. ``deploy`` returns ``predictor_cls(endpoint_name)``, the generic ``Predictor``
+    without one (where v2 returns None)."""
+
+    _framework: str | None = None  # the framework models' container defaults
+
+    def __init__(self, image_uri: str | None = None, model_data: str | None = None,
+                 role: str | None = None, predictor_cls=None, env: dict | None = None,
+                 name: str | None = None, entry_point: str | None = None,
+                 source_dir: str | None = None, dependencies: list[str] | None = None,
+                 sagemaker_session=None, **kwargs):
+        _args.accept(type(self).__name__, kwargs, Model.__init__)
+        self.image_uri, self.model_data, self.role = image_uri, model_data, role
+        self.predictor_cls, self.env, self.name = predictor_cls, dict(env or {}), name
+        self.entry_point, self.source_dir = entry_point, source_dir
+        self.dependencies = list(dependencies or [])
+        self.sagemaker_session = sagemaker_session
+        self.endpoint_name: str | None = None
+        self._training_job: str | None = None  # Estimator.create_model: served as the job's model
+
+    @property
+    def _ref(self) -> ModelRef:
+        """What the endpoint serves (PipelineModel reads it too)."""
+        if self._training_job:
+            return ModelRef(training_job=self._training_job)
+        if not self.model_data:
+            raise SpecError(f"{type(self).__name__} needs model_data (a model.tar.gz or a folder, "
+                            "local or s3://)", [("model_data", "missing")])
+        framework = self._framework or _framework_of(self.image_uri)
+        if self.entry_point or framework == "pytorch":  # PyTorch's defaults load TorchScript
+            return ModelRef(model_data=self.model_data, entry_point=self.entry_point,
+                            source_dir=self.source_dir, dependencies=self.dependencies,
+                            framework=framework, env=self.env)
+        # Without a script the XGBoost container runs its algorithm mode (the built-in).
+        algorithm = (image_uris.algorithm_of(self.image_uri) if self.image_uri
+                     else "xgboost" if framework == "xgboost" else None)
+        if algorithm is None:
+            raise SpecError(f"{type(self).__name__} needs entry_point (an inference script with "
+                            "model_fn) or image_uri naming a built-in "
+                            "(image_uris.retrieve('xgboost', ...))", [("entry_point", "missing")])
+        return ModelRef(model_data=self.model_data, algorithm=algorithm)
+
+    def deploy(self, initial_instance_count: int | None = None, instance_type: str | None = None,
+               serializer=None, deserializer=None, endpoint_name: str | None = None,
+               wait: bool = True, data_capture_config=None, serverless_inference_config=None,
+               **kwargs):
+        """Serve the model on a realtime endpoint; every v2 deploy keyword is accepted (see
+        ``_endpoints.endpoint_fields``), with mlcore's endpoint fields (``batching``,
+        ``auth``, ``max_payload_mb``, ``timeout_s``)."""
+        ref = self._ref
+        name = _args.name(endpoint_name, "endpoint_name", _args.ENDPOINT) or self.endpoint_name
+        self.endpoint_name = name or generate_name(self.name or self._base_name())
+        return _endpoints.deploy(ref, self.endpoint_name, instance_type, initial_instance_count,
+                                 serializer, deserializer, wait, serverless_inference_config,
+                                 predictor_cls=self.predictor_cls, data_capture_config=data_capture_config,
+                                 where=f"{type(self).__name__}.deploy", **kwargs)
+
+    def _base_name(self) -> str:
+        return (self._framework or _framework_of(self.image_uri)
+                or (image_uris.algorithm_of(self.image_uri) if self.image_uri else None) or "model")
+
+    def delete_model(self) -> None:  # v2's; the model goes with its endpoint here
+        pass
+
+
+class FrameworkModel(Model):
+    """v2's ``FrameworkModel``: a Model whose ``entry_point`` runs on a framework's defaults."""
+
+    def __init__(self, model_data: str, image_uri: str | None = None, role: str | None = None,
+                 entry_point: str | None = None, framework_version: str | None = None,
+                 py_version: str | None = None, model_server_workers: int | None = None,
+                 **kwargs):
+        if model_server_workers is not None:
+            _args.accept(type(self).__name__, {"model_server_workers": model_server_workers})
+        super().__init__(image_uri=image_uri, model_data=model_data, role=role,
+                         entry_point=entry_point, **kwargs)
+        self.framework_version, self.py_version = framework_version, py_version
 
 
 class ModelPackage:
@@ -25,14 +123,15 @@ class ModelPackage:
             raise SpecError(f"model_package_arn {model_package_arn!r} is not '<group>/<version>' "
                             "or '<group>@<alias>'", [("model_package_arn", "not a version")])
 
-    def deploy(self, initial_instance_count: int = 1, instance_type: str = "local",
+    def deploy(self, initial_instance_count: int | None = None, instance_type: str | None = None,
                serializer=None, deserializer=None, endpoint_name: str | None = None,
                wait: bool = True, serverless_inference_config=None,
-               allow_unapproved: bool = False, **endpoint_fields):
+               allow_unapproved: bool = False, **kwargs):
         name = _args.name(endpoint_name, "endpoint_name", _args.ENDPOINT) or self._ref.name
         return _endpoints.deploy(self._ref, name, instance_type, initial_instance_count, serializer,
                                  deserializer, wait, serverless_inference_config,
-                                 allow_unapproved=allow_unapproved, **endpoint_fields)
+                                 allow_unapproved=allow_unapproved, where="ModelPackage.deploy",
+                                 **kwargs)
 
 
-__all__ = ["ModelPackage"]
+__all__ = ["FrameworkModel", "Model", "ModelPackage"]

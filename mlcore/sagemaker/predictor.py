@@ -14,8 +14,18 @@ class Predictor(serving.Predictor):
     endpoint and its record, ``describe`` returns DescribeEndpoint's fields. The endpoint
     name goes into the URL (``/endpoints/<name>``), so it must follow SageMaker's rule."""
 
-    def __init__(self, endpoint_name: str, *args, **kwargs):
-        super().__init__(_args.name(endpoint_name, "endpoint_name", _args.ENDPOINT), *args, **kwargs)
+    def __init__(self, endpoint_name: str, sagemaker_session=None,
+                 serializer=serving.IdentitySerializer(), deserializer=serving.BytesDeserializer(),
+                 component_name: str | None = None, **kwargs):
+        """v2's defaults: the body sent as it is, the answer returned as bytes. ``kwargs``:
+        mlcore's ``timeout``, ``token``, ``api_key`` (see :class:`serving.Predictor`)."""
+        super().__init__(_args.name(endpoint_name, "endpoint_name", _args.ENDPOINT),
+                         sagemaker_session, serializer, deserializer, component_name, **kwargs)
+
+    @property
+    def endpoint(self) -> str:
+        """v2's older name of ``endpoint_name`` (deprecated there, still used by examples)."""
+        return self.endpoint_name
 
     @property
     def _handle(self) -> Handle:

@@ -1,5 +1,21 @@
-"""``sagemaker.serializers``."""
+"""``sagemaker.serializers``: v2's serializers (``RecordSerializer`` is not offered)."""
 
-from serving import CSVSerializer, IdentitySerializer, JSONSerializer
+from serving import (
+    BaseSerializer,
+    CSVSerializer,
+    DataSerializer,
+    IdentitySerializer,
+    JSONLinesSerializer,
+    JSONSerializer,
+    LibSVMSerializer,
+    NumpySerializer,
+    SimpleBaseSerializer,
+    SparseMatrixSerializer,
+    StringSerializer,
+    TorchTensorSerializer,
+)
 
-__all__ = ["CSVSerializer", "IdentitySerializer", "JSONSerializer"]
+__all__ = ["BaseSerializer", "CSVSerializer", "DataSerializer", "IdentitySerializer",
+           "JSONLinesSerializer", "JSONSerializer", "LibSVMSerializer", "NumpySerializer",
+           "SimpleBaseSerializer", "SparseMatrixSerializer", "StringSerializer",
+           "TorchTensorSerializer"]

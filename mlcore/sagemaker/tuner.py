@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
 
 from mlcore.errors import MLCoreError, SpecError
 from mlcore.records import Status, TuningJobRecord
 from mlcore.sagemaker import _args
+from mlcore.sagemaker.analytics import HyperparameterTuningJobAnalytics
 from mlcore.sagemaker.estimator import Estimator, _channels
 from mlcore.services import Handle, tuning
 from mlcore.specs import CompletionCriteria, TuningJob, WarmStartSpec, parse_spec
@@ -77,10 +79,13 @@ class HyperparameterTuner:
                  random_seed: int | None = None, completion_criteria_config: dict | None = None,
                  **kwargs):
         _args.accept("HyperparameterTuner", kwargs, HyperparameterTuner.__init__)
-        _args.name(base_tuning_job_name, "base_tuning_job_name", _args.TUNING_JOB)
+        # A base is trimmed to fit the 32-character tuning job name, as v2's name_from_base.
+        _args.name(base_tuning_job_name, "base_tuning_job_name", _args.TRAINING_JOB)
         self.estimator = estimator
         self.base_tuning_job_name = base_tuning_job_name
         est = estimator.spec.model_copy(deep=True)
+        # Trials run in Ray Tune's trial folders: local paths are taken from here, as fit() does.
+        est.resolve_paths(lambda p: p if p is None or "://" in p else os.path.abspath(os.path.expanduser(p)))
         if metric_definitions:
             est.metric_definitions = metric_definitions
         ranges = {}
@@ -203,23 +208,7 @@ class HyperparameterTuner:
 
 
 def _handle(name: str) -> Handle:
-    return Handle(TuningJobRecord, name, stop=tuning.stop, hide=("Spec",))
-
-
-class HyperparameterTuningJobAnalytics:
-    """``tuner.analytics()``: the results table of a tuning job."""
-
-    def __init__(self, hyperparameter_tuning_job_name: str, sagemaker_session=None):
-        self.name = _args.name(hyperparameter_tuning_job_name, "hyperparameter_tuning_job_name",
-                               _args.TUNING_JOB)
-
-    def description(self) -> dict:
-        return tuning.describe(self.name)
-
-    def dataframe(self, force_refresh: bool = False):
-        """One row per training job: name, status, FinalObjectiveValue, times, and the
-        tuned hyperparameters (SageMaker's columns)."""
-        return tuning.results(self.name)
+    return Handle(TuningJobRecord, name, stop=tuning.stop, describe=tuning.describe)
 
 
 def _snake(key: str) -> str:

@@ -15,6 +15,7 @@ from datetime import datetime
 from mlcore import _session, _tracking
 from mlcore.errors import MLCoreError, SpecError
 from mlcore.records import Record, Status, TrainingJobRecord
+from mlcore.services import _shapes
 from mlcore.specs import check_name
 
 log = logging.getLogger("mlcore")
@@ -100,9 +101,14 @@ class Handle:
         return self._record.load(self.name)
 
     def describe(self) -> dict:
+        """The kind's Describe* response: ``describe`` when given, DescribeTrainingJob for a
+        training job, else the record's fields less ``hide``."""
         if self._describe is not None:
             return self._describe(self.name)
-        out = self.record().to_dict()
+        record = self.record()
+        if isinstance(record, TrainingJobRecord):
+            return _shapes.training_job(record)
+        out = record.to_dict()
         for key in self._hide:
             out.pop(key, None)
         return out

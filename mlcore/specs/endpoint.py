@@ -4,6 +4,7 @@ configuration; request batching, auth and limits for the whole endpoint."""
 
 from __future__ import annotations
 
+import os
 from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -34,16 +35,48 @@ class ModelRef(Spec):
     model_data_prefix: str | None = Field(
         None, description="Multi-model: a folder or prefix of model artifacts, each loaded on "
         "first use by the X-Amzn-SageMaker-Target-Model header (its path under the prefix).")
-    algorithm: str | None = Field(None, description="Multi-model: the built-in algorithm of the models.")
+    model_data: str | None = Field(
+        None, description="A model artifact to serve (bring your own): a model.tar.gz or a "
+        "folder, local or s3://; with entry_point (its inference script) or algorithm (a "
+        "built-in's artifact, e.g. an xgboost-model file).")
+    entry_point: str | None = Field(
+        None, description="With model_data: the inference script (model_fn, input_fn, "
+        "predict_fn, output_fn or transform_fn), relative to source_dir; null source_dir: a "
+        "local path, or the artifact's own code/<entry_point>.")
+    source_dir: str | None = Field(None, description="With entry_point: the local folder "
+                                   "holding it and its modules, shipped to every replica.")
+    dependencies: list[str] = Field(
+        default_factory=list, description="With entry_point: local folders (or files) "
+        "shipped next to the code, each under its own name (importable).")
+    framework: Literal["pytorch", "sklearn", "xgboost"] | None = Field(
+        None, description="With entry_point: whose container defaults serve the handlers the "
+        "script leaves out; null: PyTorch's.")
+    env: dict[str, str] = Field(default_factory=dict, description="With entry_point: "
+                                "environment variables set in each replica before the model loads.")
+    algorithm: str | None = Field(None, description="Multi-model, or with model_data: the "
+                                  "built-in algorithm of the models.")
     max_models_per_replica: int = Field(
         50, ge=1, description="Multi-model: models kept loaded per replica (least recently used "
         "evicted).")
 
     @model_validator(mode="after")
     def _one_source(self):
-        if sum(map(bool, (self.name, self.training_job, self.model_data_prefix))) != 1:
+        if sum(map(bool, (self.name, self.training_job, self.model_data_prefix,
+                          self.model_data))) != 1:
             raise ValueError("give exactly one of name (a registered model, with version or "
-                             "alias), training_job, or model_data_prefix (multi-model)")
+                             "alias), training_job, model_data (an artifact), or "
+                             "model_data_prefix (multi-model)")
+        code = [f for f in ("entry_point", "source_dir", "dependencies", "framework", "env")
+                if getattr(self, f)]
+        if self.model_data and not (code or self.algorithm):
+            raise ValueError(f"model_data {shown(self.model_data)} needs entry_point (an inference "
+                             "script), framework (its container's default handlers) or "
+                             "algorithm (the built-in whose artifact it is)")
+        if code and (self.algorithm or not self.model_data):
+            raise ValueError(f"{', '.join(code)} go with model_data (an artifact served by an "
+                             "inference script), not with algorithm or another source")
+        if (self.source_dir or self.dependencies) and not self.entry_point:
+            raise ValueError("source_dir and dependencies go with entry_point (the inference script)")
         if self.model_data_prefix and not self.algorithm:
             raise ValueError("model_data_prefix needs algorithm (the built-in algorithm that "
                              "loads the models, e.g. xgboost)")
@@ -55,6 +88,8 @@ class ModelRef(Spec):
         return self
 
     def describe(self) -> str:
+        if self.model_data:
+            return f"model_data {self.model_data}"
         if self.model_data_prefix:
             return f"{self.algorithm} models under {self.model_data_prefix}"
         if self.training_job:
@@ -176,6 +211,17 @@ class Endpoint(Spec):
         "at deploy time, whatever allow_unapproved says. MLCORE_REQUIRE_APPROVED_MODEL=true in "
         "the deploying process turns it on for every endpoint.")
     data_capture: DataCaptureSpec | None = Field(None, description="Data capture; null: off.")
+
+    def resolve_paths(self, resolve) -> None:
+        for v in self.variants:
+            for ref in ([v.model] if v.model else []) + (v.pipeline or []):
+                if ref.model_data:
+                    ref.model_data = resolve(ref.model_data)
+                if ref.source_dir:
+                    ref.source_dir = resolve(ref.source_dir)
+                elif ref.entry_point and os.path.exists(resolve(ref.entry_point)):
+                    ref.entry_point = resolve(ref.entry_point)
+                ref.dependencies = [resolve(d) for d in ref.dependencies]
 
     @field_validator("variants")
     @classmethod

@@ -102,8 +102,14 @@ class TrainingJob(Spec):
     algorithm: str | None = Field(None, description=f"Built-in algorithm: {', '.join(BUILTIN_ALGORITHMS)}.")
     entry_point: str | None = Field(None, description="User training script (script mode).")
     source_dir: str | None = Field(None, description="Folder holding entry_point and its modules.")
-    framework: Literal["pytorch"] | None = Field(
-        None, description="Script mode framework (the PyTorch estimator sets it).")
+    framework: Literal["pytorch", "sklearn", "xgboost"] | None = Field(
+        None, description="Script mode framework (the PyTorch, SKLearn and XGBoost estimators set "
+        "it): whose container defaults serve the model where the script defines no inference "
+        "handler; null: PyTorch's.")
+    dependencies: list[str] = Field(
+        default_factory=list, description="Script mode: local folders (or files) copied next to "
+        "the entry point, each under its own name, and so importable (v2's Framework "
+        "dependencies).")
     framework_version: str | None = Field(None, description="Recorded; the installed torch runs the script.")
     py_version: str | None = Field(None, description="Recorded; the cluster's Python runs the script.")
     distribution: dict[str, Any] | None = Field(
@@ -200,6 +206,7 @@ class TrainingJob(Spec):
                 setattr(self, field, resolve(getattr(self, field)))
         if self.entry_point and not self.source_dir:
             self.entry_point = resolve(self.entry_point)
+        self.dependencies = [resolve(d) for d in self.dependencies]
         ds = (self.distribution or {}).get("deepspeed")
         if isinstance(ds, dict) and isinstance(ds.get("config"), str):
             ds["config"] = resolve(ds["config"])
@@ -215,8 +222,8 @@ def training_problems(d: dict) -> list[tuple[str, str]]:
         out.append(("algorithm", "set either algorithm (a built-in such as 'xgboost') or entry_point (a script)"))
     elif algo and entry:
         out.append(("entry_point", f"set algorithm ({shown(algo)}) or entry_point ({shown(entry)}), not both"))
-    if algo and (d.get("distribution") or d.get("metric_definitions")):
-        field = "distribution" if d.get("distribution") else "metric_definitions"
+    if algo and (d.get("distribution") or d.get("metric_definitions") or d.get("dependencies")):
+        field = next(f for f in ("distribution", "metric_definitions", "dependencies") if d.get(f))
         out.append((field, f"only applies to script mode (entry_point); built-in {shown(algo)} "
                            "chooses its own. Remove it"))
     if entry and not str(entry).endswith(".py"):

@@ -121,7 +121,8 @@ class TuningJob(Spec):
         "null generates one. Running a spec whose named job exists unfinished resumes it.")
     estimator: TrainingJob = Field(
         description="The training job each trial runs (a TrainingJob spec without kind); "
-        "its hyperparameters are the fixed ones.")
+        "its hyperparameters are the fixed ones, except a name also in hyperparameter_ranges, "
+        "which is tuned (its fixed value is dropped, as SageMaker does).")
     objective_metric_name: str = Field(
         description="Metric the search optimises, as the estimator reports it (validation:auc).")
     objective_type: Literal["Maximize", "Minimize"] = Field(
@@ -189,10 +190,6 @@ def tuning_problems(d: dict) -> list[tuple[str, str]]:
     parallel, total = d.get("max_parallel_jobs", 1), d.get("max_jobs", 10)
     if isinstance(parallel, int) and isinstance(total, int) and parallel > total:
         out.append(("max_parallel_jobs", f"is {parallel}, more than max_jobs ({total}); lower it"))
-    fixed = set(_mapping(estimator.get("hyperparameters")))
-    for name in sorted(fixed & set(ranges), key=str):
-        out.append((f"hyperparameter_ranges.{name}", f"{name} is also a fixed hyperparameter of "
-                    "the estimator; remove it from one of them"))
     return out
 
 

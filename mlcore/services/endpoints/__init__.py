@@ -3,17 +3,16 @@ serverless, multi-model, inference pipelines, data capture), their records and d
 
 from __future__ import annotations
 
-import time
-
 from mlcore import _names, constants
 from mlcore.records import EndpointRecord, Status
+from mlcore.services import _shapes
+from mlcore.services.endpoints import _deploy
 from mlcore.services.endpoints._deploy import (
     capture_uri,
     check,
     delete,
     deploy,
     deploy_model,
-    describe,
     list_endpoints,
     model_ref,
     resolve,
@@ -62,11 +61,14 @@ def rows() -> list[str]:
     return out or ["no endpoints"]
 
 
+def describe(name: str, apps: dict | None = None) -> dict:
+    """SageMaker's DescribeEndpoint response (boto3's field names and types), from the
+    record and Serve's live state (``apps``: :func:`serving.statuses`, when known)."""
+    return _shapes.endpoint(_deploy.describe(name, apps))
+
+
 def describe_for_people(name: str) -> dict:
-    d = describe(name)
-    for key in ("CreationTime", "LastModifiedTime"):
-        d[key] = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(d[key]))
-    return d
+    return _shapes.for_people(describe(name))
 
 
 __all__ = ["RECORD", "capture_uri", "check", "delete", "deploy", "deploy_model", "describe",

@@ -4,14 +4,18 @@ the endpoint's record, and describe endpoints as SageMaker does."""
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
+import shutil
+import tempfile
 import time
 from functools import partial
 
 import algorithms
 import serving
-from mlcore import _instances, _registry, _session, constants
-from mlcore.errors import EndpointError, MLCoreError, RegistryError, root_cause
+from mlcore import _instances, _registry, _session, _storage, constants
+from mlcore.errors import AlgorithmError, EndpointError, MLCoreError, RegistryError, root_cause
 from mlcore.records import EndpointRecord, Status, TrainingJobRecord
 from mlcore.services._lifecycle import driver
 from mlcore.specs import Endpoint, ModelRef, VariantSpec
@@ -31,37 +35,113 @@ def _pyfunc_predict(model, X):
 
 
 def _script_handle(model, body: bytes, content_type: str, accept: str):
-    """SageMaker's inference handler contract on raw requests: the script's ``input_fn(body,
-    content_type)``, ``predict_fn(data, model)`` and ``output_fn(prediction, accept)``, with
-    the endpoint's own decoding / encoding for whichever of input_fn / output_fn is missing.
-    None when the script defines neither (the endpoint's numeric path serves it)."""
-    import numpy as np
-
-
+    """SageMaker's inference handler contract on a raw request: the script's ``input_fn``,
+    ``predict_fn`` and ``output_fn`` (or ``transform_fn``) over its framework container's
+    defaults (algorithms._script_model). A handler's fault answers with the status it asked
+    for (a 4xx), else 500 naming the handler and the exception."""
+    script = model.unwrap_python_model() if hasattr(model, "unwrap_python_model") else model
     try:
-        script = model.unwrap_python_model()
-        handlers = script._handlers
-    except Exception:  # not a script model
-        return None
-    has_in, has_out = hasattr(handlers, "input_fn"), hasattr(handlers, "output_fn")
-    if not (has_in or has_out):
-        return None
-    kind = (content_type or "").split(";")[0].strip().lower()
-    if has_in:
-        try:
-            data = handlers.input_fn(body, kind)
-        except Exception as e:
-            raise serving.BadRequest(400, f"{script.entry_point} input_fn refused the request: "
-                                  f"{type(e).__name__}: {e}") from None
-    else:
-        data = serving.parse_payload(body, content_type, None)
-    prediction = script.predict(None, data)
-    if not has_out:
-        return serving.render_payload(np.asarray(prediction), accept)
-    media = (accept or "").split(",")[0].split(";")[0].strip().lower()
-    media = "application/json" if media in ("", "*/*") else media
-    out = handlers.output_fn(prediction, media)
-    return (out.encode() if isinstance(out, str) else bytes(out)), media
+        return script.handle(body, content_type, accept)
+    except AlgorithmError as e:
+        if "status" not in e.fields:
+            raise
+        raise serving.BadRequest(e.fields["status"], e.message) from None
+
+
+def _script_predict(model, X):
+    return model.predict(None, X)
+
+
+def _script_load(code_uri: str | None, entry_point: str, framework: str | None, env: dict,
+                 model_dir: str):
+    """A bring-your-own script model in a replica: its code (shipped at deploy time, or the
+    artifact's own ``code/`` folder) copied to a folder that outlives the load, as the
+    script may import its modules later."""
+    from algorithms._script_model import ScriptModel
+
+    code_dir = tempfile.mkdtemp(prefix="mlcore-code-")
+    if code_uri:
+        fetched = _storage.fetch_committed(code_uri, code_dir)
+        if fetched != code_dir:
+            shutil.copytree(fetched, code_dir, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns(_storage.COMMIT_MARKER))
+    elif entry_point:
+        if not os.path.isfile(os.path.join(model_dir, "code", entry_point)):
+            raise EndpointError(f"entry_point {entry_point!r} is neither a local file nor in the "
+                                "model artifact's code/ folder; pass the inference script's path")
+        shutil.copytree(os.path.join(model_dir, "code"), code_dir, dirs_exist_ok=True)
+    return ScriptModel(entry_point, framework, env).load(code_dir, model_dir)
+
+
+def _ship_code(ref: ModelRef) -> str | None:
+    """Commit a bring-your-own model's inference code (source_dir or the entry point, and its
+    dependencies) under $MLCORE_HOME/code/<content hash>, as SageMaker snapshots it at
+    CreateModel; None when the artifact carries the script in its own ``code/`` folder."""
+    from algorithms._script_model import has_model_fn
+    from mlcore.services.training._script import copy_code
+
+    src, entry = ref.source_dir, ref.entry_point
+    if src is None:
+        if not entry or not os.path.isfile(entry):  # none, or model.tar.gz's code/<entry>
+            return None
+        src, entry = os.path.dirname(os.path.abspath(entry)), os.path.basename(entry)
+    if not os.path.isfile(os.path.join(src, entry)):
+        raise EndpointError(f"entry_point {entry!r} not found in source_dir {src!r}; pass the "
+                            "inference script's path")
+    missing = [d for d in ref.dependencies if not os.path.exists(d)]
+    if missing:
+        raise EndpointError(f"dependencies {', '.join(map(repr, missing))} not found; list local "
+                            "folders or files")
+    if ref.framework in ("sklearn", "xgboost") and not has_model_fn(src, entry):
+        raise EndpointError(f"{entry} defines no model_fn(model_dir), and the {ref.framework} "
+                            "container has no default one; add it to load the saved model")
+    with tempfile.TemporaryDirectory(prefix="mlcore-code-") as tmp:
+        code = os.path.join(tmp, "code")
+        copy_code(code, src, None if ref.source_dir else entry, ref.dependencies)
+        digest = hashlib.sha256()
+        for d, _, files in sorted(os.walk(code)):
+            for f in sorted(files):
+                path = os.path.join(d, f)
+                digest.update(os.path.relpath(path, code).encode())
+                with open(path, "rb") as fh:
+                    digest.update(fh.read())
+        dest = str(constants.home() / "code" / digest.hexdigest()[:20])
+        return dest if _storage.is_committed(dest) else _storage.commit_dir(code, dest)
+
+
+def _artifact_uri(uri: str) -> str:
+    """What a replica fetches for ``model_data``: a model.tar.gz or a committed folder as
+    they are; a plain local folder committed as a copy (under $MLCORE_HOME/models/, keyed by
+    its path and its files' sizes and times), so the replica never reads a folder in flux."""
+    uri = _storage.canonical(uri)  # an S3 https URL, as SageMaker also takes it
+    if _storage.is_committed(uri):  # a tarball that exists, or a committed folder
+        return uri
+    local = None if _storage.is_remote(uri) else _storage.local_path(uri)
+    if _storage.is_tarball(uri) or not local or not os.path.isdir(local):
+        raise EndpointError(f"model_data {uri} is not an existing model.tar.gz, a local folder or "
+                            "a completed job's model; upload the model.tar.gz there, or pass its "
+                            "folder")
+    digest = hashlib.sha256(os.path.abspath(local).encode())
+    for d, _, files in sorted(os.walk(local)):
+        for f in sorted(files):
+            st = os.stat(os.path.join(d, f))
+            digest.update(f"{os.path.relpath(os.path.join(d, f), local)}:{st.st_size}:"
+                          f"{st.st_mtime_ns}".encode())
+    dest = str(constants.home() / "models" / digest.hexdigest()[:20])
+    return dest if _storage.is_committed(dest) else _storage.commit_dir(local, dest)
+
+
+def _artifact_model(ref: ModelRef):
+    """A serving.ModelSpec for a bring-your-own artifact: the built-in's loader, or the
+    inference script's handlers."""
+    uri = _artifact_uri(ref.model_data)
+    if ref.algorithm:
+        m = algorithms.get(ref.algorithm)
+        return serving.ModelSpec(uri, m.load_model, m.predict, m.feature_count, container=m.name)
+    code_uri = _ship_code(ref)
+    entry = ref.entry_point if ref.source_dir or not code_uri else os.path.basename(ref.entry_point)
+    return serving.ModelSpec(uri, partial(_script_load, code_uri, entry, ref.framework, dict(ref.env)),
+                             _script_predict, handle=_script_handle)
 
 
 def _job_model(job_name: str):
@@ -73,7 +153,8 @@ def _job_model(job_name: str):
                             "Completed job's model can be served")
     if rec.AlgorithmName and not rec.AlgorithmName.startswith("script:"):
         m = algorithms.get(rec.AlgorithmName)
-        return serving.ModelSpec(rec.ModelArtifacts, m.load_model, m.predict, m.feature_count)
+        return serving.ModelSpec(rec.ModelArtifacts, m.load_model, m.predict, m.feature_count,
+                                 container=m.name)  # it answers as SageMaker's container does
     if not rec.MlflowModelUri:
         raise EndpointError(f"training job {job_name} logged no MLflow model to serve")
     return serving.ModelSpec(rec.MlflowModelUri, partial(_pyfunc_load, _session.tracking_uri()),
@@ -111,10 +192,15 @@ def resolve(ref: ModelRef, allow_unapproved: bool = False, required_by: str | No
         _refuse_unregistered(ref, variant, required_by)
     if ref.training_job:
         return _job_model(ref.training_job), {"TrainingJobName": ref.training_job}
+    if ref.model_data:
+        return _artifact_model(ref), {"ModelDataUrl": ref.model_data,
+                                      **({"Algorithm": ref.algorithm} if ref.algorithm else
+                                         {"EntryPoint": ref.entry_point})}
     if ref.model_data_prefix:
         m = algorithms.get(ref.algorithm)
         return (serving.ModelSpec(ref.model_data_prefix, m.load_model, m.predict, m.feature_count,
-                                  multi_model=ref.max_models_per_replica),
+                                  multi_model=ref.max_models_per_replica,
+                                  container=f"{m.name}-mms" if m.name == "xgboost" else m.name),
                 {"ModelDataPrefix": ref.model_data_prefix, "Algorithm": ref.algorithm})
     try:
         pkg = (_registry.describe(ref.name, ref.version) if ref.version
@@ -131,6 +217,9 @@ def resolve(ref: ModelRef, allow_unapproved: bool = False, required_by: str | No
                             f"{pkg.approval_status}, not Approved{why}: approve it ({approve}) "
                             f"or {fix}")
     info = {"ModelPackageArn": pkg.model_package_arn, "ApprovalStatus": pkg.approval_status}
+    if pkg.model_data_url:  # registered from an Image + ModelDataUrl: the tarball itself serves
+        ref = ModelRef(model_data=pkg.model_data_url, **pkg.artifact)
+        return _artifact_model(ref), {**info, "ModelDataUrl": pkg.model_data_url}
     if pkg.job_name:
         try:
             return _job_model(pkg.job_name), {**info, "TrainingJobName": pkg.job_name}
@@ -166,7 +255,7 @@ def _variant(v: VariantSpec, model) -> object:
         return serving.Variant(v.variant_name, model, v.initial_weight, 0,
                                serverless_autoscaling(s.max_concurrency), resources,
                                max_ongoing_requests=min(s.max_concurrency, 64))
-    resources = _instances.worker_resources(v.instance_type)
+    resources = _instances.fitted_resources(v.instance_type, v.initial_instance_count)
     autoscaling = None
     if v.autoscaling:
         a = v.autoscaling
@@ -223,7 +312,6 @@ def deploy(spec: Endpoint, wait: bool = True) -> dict:
     every refusal raised) before anything starts."""
     required_by = approval_required(spec)
     resolved = [_resolve_variant(v, spec.allow_unapproved, required_by) for v in spec.variants]
-    variants = [_variant(v, m) for v, (m, _) in zip(spec.variants, resolved, strict=True)]
     settings = _settings(spec)
     if spec.auth:  # replicas get its digest (in settings), Ray's processes not the secret
         _session.hide_from_ray(spec.auth.secret_env)
@@ -232,6 +320,8 @@ def deploy(spec: Endpoint, wait: bool = True) -> dict:
     if not ray.is_initialized() and not constants.get("RAY_ADDRESS"):
         _session.claim_serve_port()  # a taken port fails before a local Ray starts
     _session.ensure_ray()
+    # after ensure_ray: a replica's resources are fitted to the Ray it runs on
+    variants = [_variant(v, m) for v, (m, _) in zip(spec.variants, resolved, strict=True)]
     name = spec.endpoint_name
     new = EndpointRecord.claim(name)  # False: an update of an existing endpoint
     record = EndpointRecord.load(name, liveness=False)
@@ -344,7 +434,11 @@ def update_weights(name: str, weights: dict[str, float]) -> dict:
 
 def model_ref(model: str) -> ModelRef:
     """``group/3`` (a registered version), ``group@alias``, the same as a ``models:/`` URI
-    (``models:/group`` is its approved version), or a training job name."""
+    (``models:/group`` is its approved version), SageMaker's model package ARN, or a training
+    job name."""
+    arn = _registry.parse_arn(model)
+    if arn:
+        return ModelRef(name=arn[0], version=arn[1])
     if model.startswith("models:/"):  # a registry URI is never a training job's name
         model = model.removeprefix("models:/")
         if "/" not in model and "@" not in model:

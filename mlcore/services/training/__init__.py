@@ -7,9 +7,10 @@ from __future__ import annotations
 import os
 import time
 
-from mlcore import _session
+from mlcore import _instances, _session
 from mlcore.errors import MLCoreError, SpecError
 from mlcore.records import Status, TrainingJobRecord
+from mlcore.services import _shapes
 from mlcore.services.training._outputs import check as check_outputs
 from mlcore.services.training._plan import TrainingPlan, prepare
 from mlcore.services.training._plan import check as check_job
@@ -27,6 +28,13 @@ def check(spec: TrainingJob) -> None:
     check_job(spec).check_data(spec)
     check_outputs(spec)
     _check_steps(spec)
+
+
+def check_capacity(spec: TrainingJob) -> None:
+    """The capacity check of a training job's preflight against the connected cluster
+    (``Placement.fit``): scaled down on mlcore's own local Ray, else a CapacityError when its
+    workers could never be placed."""
+    _instances.placement(spec.instance_type, spec.instance_count).fit(_session.cluster_nodes())
 
 
 def _check_steps(spec: TrainingJob) -> None:
@@ -76,9 +84,12 @@ def succeeded(record: TrainingJobRecord) -> bool:
 
 
 def describe(name: str) -> dict:
-    out = TrainingJobRecord.load(name).to_dict()
-    out.pop("Spec", None)
-    return out
+    """SageMaker's DescribeTrainingJob response (boto3's field names and types)."""
+    return _shapes.training_job(TrainingJobRecord.load(name))
+
+
+def describe_for_people(name: str) -> dict:
+    return _shapes.for_people(describe(name))
 
 
 def stop(name: str) -> str:
@@ -104,5 +115,6 @@ def rows() -> list[str]:
     return out
 
 
-__all__ = ["RECORD", "TrainingPlan", "check", "completed", "deploy_and_predict", "describe",
+__all__ = ["RECORD", "TrainingPlan", "check", "check_capacity", "check_job", "check_outputs", "completed", "deploy_and_predict", "describe",
+           "describe_for_people",
            "execute", "prepare", "register", "rows", "run", "stop", "succeeded"]

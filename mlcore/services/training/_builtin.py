@@ -7,7 +7,7 @@ import tempfile
 from dataclasses import dataclass
 
 import algorithms
-from algorithms._data import resolve_channel
+from algorithms._data import content_type_problem, resolve_channel
 from mlcore import _storage, _tracking
 from mlcore.errors import DataError, SpecError
 
@@ -21,6 +21,11 @@ class BuiltinJob:
     def prepare(cls, spec) -> BuiltinJob:
         algo = algorithms.get(spec.algorithm)
         algo.validate(spec.hyperparameters)  # invalid: no job at all
+        unreadable = [(f"inputs.{n}.content_type", f"{algo.name}: {why}")
+                      for n, c in spec.inputs.items() if n in algo.channels
+                      and (why := content_type_problem(c.content_type, algo.content_types))]
+        if unreadable:  # a type the workers cannot read: refused before any job exists
+            raise SpecError("; ".join(m for _, m in unreadable), unreadable)
         missing = [c for c in algo.required_channels if c not in spec.inputs]
         if missing:
             raise SpecError(f"inputs: {algo.name} needs the channel(s) {', '.join(missing)}; pass "

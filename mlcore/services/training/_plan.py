@@ -61,3 +61,13 @@ def prepare(spec: TrainingJob, job_name: str | None, base: str | None,
     output = spec.output_path or _session.default_output_path()
     ckpt = spec.checkpoint_s3_uri or _storage.join(output, name, "checkpoints")
     return TrainingPlan(spec, name, job, placement, output, ckpt)
+
+
+def fit(plan: TrainingPlan, nodes: list[dict[str, float]]) -> None:
+    """The plan's placement fitted to the cluster's nodes (see ``Placement.fit``: scaled down
+    on mlcore's own local Ray, a CapacityError on a cluster that can never hold it). A GPU
+    type that now runs on CPU is checked again, so a script's distribution gets a CPU backend."""
+    fitted = plan.placement.fit(nodes)
+    if fitted.accelerator != plan.placement.accelerator:
+        plan.job = check(plan.spec, fitted)
+    plan.placement = fitted

@@ -14,11 +14,11 @@ import tempfile
 import time
 
 import parallel
-from mlcore import _session, _storage, _tracking, constants
+from mlcore import _session, _storage, _tracking
 from mlcore.errors import DataError, MLCoreError, StorageError, innermost, root_cause
 from mlcore.records import Status, TrainingJobRecord
 from mlcore.services._lifecycle import driver, finish
-from mlcore.services.training import _outputs
+from mlcore.services.training import _outputs, _plan
 from mlcore.services.training._plan import TrainingPlan
 
 log = logging.getLogger("mlcore")
@@ -115,6 +115,7 @@ def execute(plan: TrainingPlan, logs: bool = True, on_metrics=None,
         record.transition("Training", "workers starting, reading data, training",
                           TrainingStartTime=time.time())
         progress = _Progress(record, logs, on_metrics)
+        _session.show_train_output(logs and bool(spec.entry_point))  # a script's own output
         config = {**plan.job.train_config(plan), "deadline": _deadline(spec, record)}
         result = parallel.run(
             algo.train_fn, config, trainer=algo.trainer,
@@ -147,8 +148,7 @@ def _preflight(plan: TrainingPlan) -> None:
     _outputs.check_plan(plan)
     _session.ensure_ray()
     nodes = _session.cluster_nodes()
-    if not constants.get("MLCORE_SKIP_CAPACITY_CHECK"):
-        plan.placement.check_capacity(nodes)
+    _plan.fit(plan, nodes)  # capacity: scaled to this machine on mlcore's local Ray, else strict
     if len(nodes) > 1 and not _storage.is_remote(plan.checkpoint_uri):
         log.warning("output/checkpoint path %s is local but the cluster has %d nodes: unless it "
                     "is a shared mount, set output_path to shared storage (s3://...)",

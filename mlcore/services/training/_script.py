@@ -25,6 +25,8 @@ class ScriptJob:
     source_dir: str       # local folder shipped to every worker
     distribution: object  # parallel.Plan
     only_file: bool       # no source_dir given: ship the entry point alone
+    dependencies: tuple[str, ...] = ()  # local folders / files shipped next to the code
+    framework: str | None = None        # whose serving defaults the model gets
 
     @property
     def backend(self) -> str:
@@ -52,11 +54,17 @@ class ScriptJob:
                             "training script", [("entry_point", "not found")])
         dist = plan(spec.distribution, spec.instance_count, placement.accelerator,
                     base_dir=src or os.path.dirname(os.path.abspath(path)))
+        missing = [d for d in spec.dependencies if not os.path.exists(d)]
+        if missing:
+            raise SpecError(f"dependencies: {', '.join(map(repr, missing))} not found; list local "
+                            "folders (or files) to ship next to the entry point",
+                            [("dependencies", "not found")])
         if src is None:
             entry, src = os.path.basename(path), os.path.dirname(os.path.abspath(path))
         algo = algorithms.script_mode(entry, os.path.abspath(src),
-                                      [m.Name for m in spec.metric_definitions])
-        return cls(algo, entry, os.path.abspath(src), dist, spec.source_dir is None)
+                                      [m["Name"] for m in metric_definitions(spec)], spec.framework)
+        return cls(algo, entry, os.path.abspath(src), dist, spec.source_dir is None,
+                   tuple(os.path.abspath(d) for d in spec.dependencies), spec.framework)
 
     def preflight(self, plan) -> None:
         self.check_data(plan.spec)
@@ -69,12 +77,8 @@ class ScriptJob:
                             f"{', '.join(spec.inputs[n].uri for n in missing)}; fix the URIs")
 
     def _copy_code(self, dest: str) -> None:
-        if self.only_file:
-            os.makedirs(dest, exist_ok=True)
-            shutil.copy2(os.path.join(self.source_dir, self.entry_point), dest)
-        else:
-            shutil.copytree(self.source_dir, dest, dirs_exist_ok=True,
-                            ignore=shutil.ignore_patterns(*_IGNORE))
+        copy_code(dest, self.source_dir, self.entry_point if self.only_file else None,
+                  self.dependencies)
 
     def train_config(self, plan) -> dict:
         """Ship the code (SageMaker's sourcedir.tar.gz) under the job's output; the workers'
@@ -92,8 +96,10 @@ class ScriptJob:
             "checkpoint_frequency": spec.checkpoint_frequency,
             "checkpoint_min_interval_s": spec.checkpoint_min_interval_s,
             "checkpoint_local_path": spec.checkpoint_local_path,
-            "metric_definitions": [m.model_dump() for m in spec.metric_definitions],
+            "metric_definitions": metric_definitions(spec),
             "output_uri": plan.job_uri("output", "data"),
+            # the framework container's own modules (sagemaker_xgboost_container, ...)
+            "python_path": algorithms.container_path(self.framework),
         }
 
     def environment(self, plan) -> dict[str, str]:
@@ -139,8 +145,33 @@ class ScriptJob:
             code = os.path.join(tmp, "code")
             self._copy_code(code)
             mlflow_uri = _tracking.log_python_model(
-                run_id, ScriptModel(self.entry_point), {"model": local, "code": code})
+                run_id, ScriptModel(self.entry_point, self.framework), {"model": local, "code": code})
         return model_uri, mlflow_uri
+
+
+def metric_definitions(spec) -> list[dict]:
+    """The job's metric definitions; with none, those its framework's image has built in
+    (SageMaker's XGBoost metrics, which a tuning job on an XGBoost script reads)."""
+    declared = [m.model_dump() for m in spec.metric_definitions]
+    return declared or algorithms.framework_metrics(spec.framework)
+
+
+def copy_code(dest: str, source_dir: str, only_file: str | None = None,
+              dependencies=()) -> None:
+    """The code folder as SageMaker packs sourcedir.tar.gz: ``source_dir`` (or only the file
+    ``only_file`` in it), and each dependency under its own name at the top, where the
+    script imports it."""
+    os.makedirs(dest, exist_ok=True)
+    if only_file:
+        shutil.copy2(os.path.join(source_dir, only_file), dest)
+    else:
+        shutil.copytree(source_dir, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*_IGNORE))
+    for dep in dependencies:
+        target = os.path.join(dest, os.path.basename(os.path.normpath(dep)))
+        if os.path.isdir(dep):
+            shutil.copytree(dep, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*_IGNORE))
+        else:
+            shutil.copy2(dep, target)
 
 
 def _read(ch, args: dict):

@@ -49,7 +49,14 @@ def deploy_and_predict(name: str, d, say) -> None:
             except ValueError as e:
                 raise SpecError(f"deploy.sample_input: {d.sample_input} is not numeric CSV: {e}",
                                 [("deploy.sample_input", "not numeric CSV")]) from None
-            preds = np.asarray(serving.Predictor(endpoint).predict(rows)["predictions"])
+            # Accept: application/json (StringDeserializer's), read whatever comes back
+            predictor = serving.Predictor(endpoint, serializer=serving.CSVSerializer(),
+                                          deserializer=serving.StringDeserializer())
+            answer = predictor.predict(rows)
+            preds = _predictions(answer)
+            if preds is None:  # a script's own output_fn: shown as it answered
+                say(f"answer for {len(rows)} rows of {d.sample_input}: {answer[:300]}")
+                return
             say(f"predictions for {len(rows)} rows of {d.sample_input}:")
             for row, p in zip(rows[:5], preds[:5], strict=False):
                 shown = np.array2string(np.atleast_1d(p), precision=4)
@@ -58,3 +65,17 @@ def deploy_and_predict(name: str, d, say) -> None:
         if d.delete_after:
             endpoints.delete(endpoint)
             say(f"endpoint {endpoint} deleted")
+
+
+def _predictions(text: str) -> list | None:
+    """The predictions in a JSON answer: the XGBoost container's ``{"predictions": [{"score":
+    ...}, ...]}``, mlcore's ``{"predictions": [...]}``; None for any other answer."""
+    import json
+
+    try:
+        answer = json.loads(text)
+    except ValueError:
+        return None
+    if not (isinstance(answer, dict) and isinstance(answer.get("predictions"), list)):
+        return None
+    return [p["score"] if isinstance(p, dict) and "score" in p else p for p in answer["predictions"]]

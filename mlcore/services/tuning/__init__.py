@@ -8,29 +8,16 @@ import json
 import time
 
 from mlcore import _session
-from mlcore.errors import MLCoreError, SpecError
+from mlcore.errors import MLCoreError
 from mlcore.records import Status, TuningJobRecord
-from mlcore.services import training
+from mlcore.services import _shapes
 from mlcore.services.tuning._results import COLUMNS, table
-from mlcore.services.tuning._run import check as check_ranges
-from mlcore.services.tuning._run import check_resumable, concurrency, prepare
+from mlcore.services.tuning._run import check, check_resumable, concurrency, prepare
 from mlcore.services.tuning._run import run as execute
+from mlcore.services.tuning._static import trial_static
 from mlcore.specs import TuningJob
 
 RECORD = TuningJobRecord
-
-
-def check(spec: TuningJob) -> None:
-    """What a tuning job would refuse before its first trial (ranges the algorithm refuses, an
-    objective it never reports), and the estimator's own checks (its data included)."""
-    check_ranges(spec)
-    try:
-        training.check(spec.estimator)
-    except SpecError as e:  # the estimator's fields, as the tuning spec names them
-        lead = e.problems[0][0] if e.problems else ""
-        raise SpecError(f"estimator.{e.message}" if lead and e.message.startswith(lead)
-                        else f"estimator: {e.message}",
-                        [(f"estimator.{path}", msg) for path, msg in e.problems]) from None
 
 
 def run(spec: TuningJob, name: str | None = None, logs: bool = True, say=print,
@@ -79,9 +66,18 @@ def succeeded(record: TuningJobRecord) -> bool:
 
 
 def describe(name: str) -> dict:
-    out = TuningJobRecord.load(name).to_dict()
-    out.pop("Spec", None)
-    return out
+    """SageMaker's DescribeHyperParameterTuningJob response (boto3's field names and types)."""
+    rec = TuningJobRecord.load(name)
+    return _shapes.tuning_job(rec, trial_static(rec.Spec))
+
+
+def describe_for_people(name: str) -> dict:
+    return _shapes.for_people(describe(name))
+
+
+def training_job_summaries(name: str) -> list[dict]:
+    """ListTrainingJobsForHyperParameterTuningJob's summaries, in trial order."""
+    return _shapes.trial_summaries(TuningJobRecord.load(name))
 
 
 def stop(name: str) -> str:
@@ -118,5 +114,6 @@ def rows() -> list[str]:
     return out
 
 
-__all__ = ["RECORD", "check", "check_resumable", "concurrency", "describe", "execute", "prepare",
-           "results", "resume_spec", "rows", "run", "stop", "succeeded"]
+__all__ = ["RECORD", "check", "check_resumable", "concurrency", "describe", "describe_for_people",
+           "execute", "prepare", "results", "resume_spec", "rows", "run", "stop", "succeeded",
+           "training_job_summaries"]

@@ -75,7 +75,7 @@ def finish(spec: TuningJob, record: TuningJobRecord) -> TuningJobRecord:
     if top is None:
         failed = [r for r in rows if r["FailureReason"]]
         first = (f"{failed[0]['TrainingJobName']}: {failed[0]['FailureReason']}" if failed
-                 else "no training job ran")
+                 else _no_objective(rows, spec.objective_metric_name) or "no training job ran")
         reason = (f"no training job completed with an objective value ({len(rows)} ran); "
                   f"the first cause: {first}")
         log.error("tuning job %s failed: %s", record.name, reason)
@@ -92,6 +92,17 @@ def finish(spec: TuningJob, record: TuningJobRecord) -> TuningJobRecord:
     status = Status.STOPPED if record.StopRequested else Status.COMPLETED
     return _lifecycle.finish(record, status, BestTrainingJob=best_job, TrainingJobStatusCounters=counters,
                   RegisteredModel=registered, Artifacts=artifacts, HyperParameterTuningEndTime=now)
+
+
+def _no_objective(rows: list[dict], objective: str) -> str | None:
+    """The first job that completed without reporting the objective, and what it reported
+    (its trial failed on that, but the job's own record is Completed, with no reason)."""
+    for r in rows:
+        if r["TrainingJobStatus"] == Status.COMPLETED:
+            reported = TrainingJobRecord.load(r["TrainingJobName"], liveness=False).FinalMetrics
+            return (f"{r['TrainingJobName']} completed without reporting {objective!r} (it "
+                    f"reported: {', '.join(sorted(reported)) or 'nothing'})")
+    return None
 
 
 def _metric_key(name: str) -> str:

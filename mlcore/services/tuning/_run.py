@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+import algorithms
 from mlcore import _instances, _session, _storage, _tracking, constants
 from mlcore.errors import AlgorithmError, MLCoreError, SpecError
 from mlcore.records import Status, TrainingJobRecord, TuningJobRecord
@@ -29,7 +30,8 @@ from mlcore.services import training
 from mlcore.services._lifecycle import claim_name, driver, finish
 from mlcore.services.tuning import _results as _tuning_results
 from mlcore.services.tuning import _search_space, _warm_start
-from mlcore.services.tuning._trial import OBJECTIVE, ROUND, TrialNamer, job_of, trainable
+from mlcore.services.tuning._static import TUNING_OBJECTIVE, log_overrides, static_hyperparameters
+from mlcore.services.tuning._trial import OBJECTIVE, ROUND, TrialNamer, job_of, trainable, trial_job
 from mlcore.specs import CategoricalRange, TuningJob, check_name
 
 log = logging.getLogger("mlcore")
@@ -41,23 +43,56 @@ MAX_NAME = 32  # SageMaker's limit for tuning job names
 
 # --- checks before any trial ------------------------------------------------------------
 def check(spec: TuningJob) -> None:
-    """Refuse, before any trial starts, what no trial could run: a range the algorithm
-    refuses, an unknown hyperparameter, an objective the estimator never reports."""
+    """Refuse, before any trial starts, what every trial would refuse: a range end the
+    algorithm refuses, an objective it never reports (with ``_tuning_objective_metric``
+    passed, as each trial gets it), and the estimator's own problems at the low end of
+    every range (channels missing or unreadable, content types, output folders)."""
     size = _search_space.grid_size(spec.hyperparameter_ranges) if spec.strategy == "Grid" else 0
     if size > spec.max_jobs:
         raise SpecError(f"max_jobs: the grid has {size} combinations but max_jobs is "
                         f"{spec.max_jobs}; raise max_jobs or shrink the ranges",
                         [("max_jobs", "smaller than the grid")])
-    est = spec.estimator
-    algo = training.check_job(est).algorithm
-    problems = _range_problems(algo, est.hyperparameters, spec.hyperparameter_ranges)
+    algo = _estimator_errors(lambda: _algorithm(spec.estimator))
+    static = static_hyperparameters(spec, algo)
+    problems = _range_problems(algo, static, spec.hyperparameter_ranges)
     if problems:
         raise SpecError("\n".join([f"{len(problems)} problem(s) with the hyperparameter ranges:"]
                                   + [f"  - {p}: {m}" for p, m in problems]), problems)
+    first = trial_spec(spec, algo, _corners(spec.hyperparameter_ranges)[0])
+    job = _estimator_errors(lambda: training.check_job(first))
+    _check_objective(spec, algo, static)
+    _estimator_errors(lambda: (job.check_data(first), training.check_outputs(first)))
+
+
+def trial_spec(spec: TuningJob, algo, point: dict, name: str = "trial-001"):
+    """The training job a trial named ``name`` with ``point``'s tuned values runs (built as
+    the trial builds it, checkpoint folder included, so the checks see the job that runs)."""
+    est = spec.estimator.model_copy(update={"hyperparameters": static_hyperparameters(spec, algo)})
+    return trial_job(est, name, point)
+
+
+def _algorithm(est):
+    """The estimator's algorithm, its hyperparameters not checked yet."""
+    return algorithms.get(est.algorithm) if not est.entry_point else training.check_job(est).algorithm
+
+
+def _estimator_errors(fn):
+    """``fn()``, its SpecError's fields named as the tuning spec names them (estimator.*)."""
+    try:
+        return fn()
+    except SpecError as e:
+        lead = e.problems[0][0] if e.problems else ""
+        raise SpecError(f"estimator.{e.message}" if lead and e.message.startswith(lead)
+                        else f"estimator: {e.message}",
+                        [(f"estimator.{path}", msg) for path, msg in e.problems]) from None
+
+
+def _check_objective(spec: TuningJob, algo, static: dict) -> None:
+    est = spec.estimator
     channels = list(est.inputs) or list(algo.required_channels)
     reported = set()
     for point in _corners(spec.hyperparameter_ranges):
-        reported |= set(algo.metric_names({**est.hyperparameters, **point}, channels))
+        reported |= set(algo.metric_names({**static, **point}, channels))
     if est.entry_point and not reported:
         return  # the script logs its own metrics (context.log_metrics): nothing to check against
     if spec.objective_metric_name in reported:
@@ -69,6 +104,11 @@ def check(spec: TuningJob) -> None:
         msg = (f"{algo.name} never reports {spec.objective_metric_name!r} with these inputs and "
                f"hyperparameters; it reports {', '.join(sorted(reported))}")
     raise SpecError(f"objective_metric_name: {msg}", [("objective_metric_name", "never reported")])
+
+
+def check_capacity(spec: TuningJob) -> None:
+    """The training service's capacity check of one trial, against the connected cluster."""
+    _estimator_errors(lambda: training.check_capacity(spec.estimator))
 
 
 def _corners(ranges: dict) -> list[dict]:
@@ -88,7 +128,8 @@ def _range_problems(algo, fixed: dict, ranges: dict) -> list[tuple[str, str]]:
             algo.validate({**fixed, **point})
         except AlgorithmError as e:
             for name, msg in e.fields.get("problems") or [(None, str(e))]:
-                path = f"hyperparameter_ranges.{name}" if name in ranges else "estimator.hyperparameters"
+                path = (f"hyperparameter_ranges.{name}" if name in ranges else
+                        "objective_metric_name" if name == TUNING_OBJECTIVE else "estimator.hyperparameters")
                 if (path, msg) not in problems:
                     problems.append((path, msg))
     return problems
@@ -106,6 +147,7 @@ def prepare(spec: TuningJob, name: str | None, base: str | None, resume: bool = 
                         "fit({'train': uri, 'validation': uri}) or estimator.inputs in the spec",
                         [("estimator.inputs", "missing train")])
     check(spec)
+    log_overrides(spec)
     if name:
         check_name(name, "name", MAX_NAME)
         if not TuningJobRecord.claim(name):
@@ -155,12 +197,12 @@ def _searcher(spec: TuningJob, study_uri: str | None, parallel: int):
                         storage=_search_space.study_storage(study_uri) if study_uri else None)
 
 
-def _scheduler(spec: TuningJob):
+def _scheduler(spec: TuningJob, static: dict):
     if spec.early_stopping_type == "Off" and spec.strategy != "Hyperband":
         return None
     from ray.tune.schedulers import ASHAScheduler
 
-    budget, grace = _search_space.round_budget(spec.estimator.hyperparameters, spec.hyperparameter_ranges)
+    budget, grace = _search_space.round_budget(static, spec.hyperparameter_ranges)
     # max_t one past the budget: ASHA stops a trial that reaches max_t, and a trial reporting
     # its last round must be let finish (commit its model), not cut off.
     return ASHAScheduler(time_attr=ROUND, metric=OBJECTIVE, mode="max" if spec.maximize() else "min",
@@ -171,7 +213,8 @@ def _scheduler(spec: TuningJob):
 def concurrency(spec: TuningJob) -> int:
     """max_parallel_jobs, lowered to what the cluster holds at once (a trial whose workers
     cannot be placed would wait and time out)."""
-    need = _instances.worker_resources(spec.estimator.instance_type)
+    # fitted as each trial's job will be (scaled to this machine on mlcore's local Ray)
+    need = _instances.fitted_resources(spec.estimator.instance_type, spec.estimator.instance_count)
     total = {}
     for node in _session.cluster_nodes():
         for k, v in node.items():
@@ -201,18 +244,20 @@ def run(spec: TuningJob, name: str, resume: bool = False, logs: bool = True) -> 
             Spec=spec.model_dump(mode="json"), **driver())
     try:
         _session.ensure_ray(log_to_driver=False)
+        check_capacity(spec)  # before the first trial: one that can never be placed fails at once
+        static = static_hyperparameters(spec, _algorithm(spec.estimator))
         if resume and record.MlflowRunId:
             _tracking.reopen_run(record.MlflowRunId)
         if record.MlflowRunId is None:
             record.update(MlflowRunId=_tracking.start_run(
-                name, {**spec.estimator.hyperparameters, **_range_params(spec)},
+                name, {**static, **_range_params(spec)},
                 {"mlcore.kind": "TuningJob", "mlcore.strategy": spec.strategy,
                  "mlcore.objective": spec.objective_metric_name, **spec.tags}))
         if spec.strategy == "Bayesian" and record.StudyUri is None:
             study_dir = Path(_storage.child(str(constants.home()), STUDIES, name))
             study_dir.mkdir(parents=True, exist_ok=True)
             record.update(StudyUri=f"sqlite:///{study_dir / 'study.db'}")
-        tuner = _tuner(spec, record, resume, logs)
+        tuner = _tuner(spec, static, record, resume, logs)
         tuner.fit()
         _close_leftovers(name)
         return _tuning_results.finish(spec, TuningJobRecord.load(name))
@@ -245,12 +290,13 @@ def _range_params(spec: TuningJob) -> dict:
             for n, r in spec.hyperparameter_ranges.items()}
 
 
-def _tuner(spec: TuningJob, record, resume: bool, logs: bool):
+def _tuner(spec: TuningJob, static: dict, record, resume: bool, logs: bool):
     from ray import tune
 
     from mlcore.services.tuning._callbacks import Recorder, Stopper
 
-    context = {"tuning": record.name, "estimator": spec.estimator.model_dump(mode="json", by_alias=True),
+    estimator = spec.estimator.model_copy(update={"hyperparameters": static})
+    context = {"tuning": record.name, "estimator": estimator.model_dump(mode="json", by_alias=True),
                "objective": spec.objective_metric_name, "parent_run_id": record.MlflowRunId,
                "session": _session.environment()}
     # The trial holds no CPU: its training job's Ray Train workers do (Tune refuses an empty
@@ -275,7 +321,7 @@ def _tuner(spec: TuningJob, record, resume: bool, logs: bool):
         wrapped, param_space=param_space,
         tune_config=tune.TuneConfig(
             # metric and mode are set on the searcher and the scheduler themselves
-            search_alg=searcher, scheduler=_scheduler(spec),
+            search_alg=searcher, scheduler=_scheduler(spec, static),
             num_samples=samples, max_concurrent_trials=parallel if spec.strategy == "Bayesian" else None,
             time_budget_s=spec.max_runtime_in_seconds, reuse_actors=False,
             trial_name_creator=TrialNamer(record.name, len(record.TrainingJobs)),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-from mlcore import _session, constants
+from mlcore import _session, _storage, constants
 from mlcore.errors import MLCoreError
 from mlcore.records import Status, TrainingJobRecord, TuningJobRecord
 from mlcore.services import training
@@ -69,16 +69,34 @@ class _Reporter:
             raise MLCoreError(f"training job {record.TrainingJobName} failed: {record.FailureReason}")
         value = record.FinalMetrics.get(self.objective)
         if value is None:
+            resumed = (record.Progress or {}).get("resumed_from_round")
             raise MLCoreError(
                 f"training job {record.TrainingJobName} {status.lower()} without reporting the "
                 f"objective metric {self.objective!r} (it reported: "
-                f"{', '.join(sorted(record.FinalMetrics)) or 'nothing'})")
+                f"{', '.join(sorted(record.FinalMetrics)) or 'nothing'})"
+                + (f"; it resumed from a checkpoint at round {resumed} in {record.CheckpointUri}"
+                   if resumed else ""))
         if not self.stopped:
             try:
                 tune.report({OBJECTIVE: value, ROUND: max(self.last_round, 1),
                              "job_name": self.job_name, "job_status": str(status)})
             except SystemExit:
                 pass
+
+
+def trial_job(estimator: TrainingJob, name: str, config: dict) -> TrainingJob:
+    """The training job the trial ``name`` runs: the estimator with ``config``'s tuned values,
+    and its checkpoints in a folder of its own, ``<checkpoint_s3_uri>/<trial>``, so that it
+    starts from scratch as a new training job does. In the estimator's own folder a trial
+    would resume from whatever checkpoint is there: another trial's, or the model of a job
+    the estimator ran before (xgboost_managed_spot_training: a spot fit, then a tuner on the
+    same estimator), whose ``num_round`` rounds are boosted already, so the trial trained
+    none, reported no metric and returned that model; parallel trials overwrote each other."""
+    spec = estimator.model_copy(deep=True)
+    spec.hyperparameters = {**spec.hyperparameters, **config}
+    if spec.checkpoint_s3_uri:
+        spec.checkpoint_s3_uri = _storage.child(spec.checkpoint_s3_uri, name)
+    return spec
 
 
 def trial(config: dict, context: dict, should_stop=None) -> None:
@@ -89,8 +107,7 @@ def trial(config: dict, context: dict, should_stop=None) -> None:
 
     _session.adopt(context["session"])
     name = tune.get_context().get_trial_name()
-    spec = TrainingJob.model_validate(context["estimator"])
-    spec.hyperparameters = {**spec.hyperparameters, **config}
+    spec = trial_job(TrainingJob.model_validate(context["estimator"]), name, config)
     spec.tags = {**spec.tags, "mlflow.parentRunId": context["parent_run_id"],
                  "mlcore.tuning_job": context["tuning"]}
     reporter = _Reporter(context["objective"], name)

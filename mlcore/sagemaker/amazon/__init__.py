@@ -1,0 +1,1 @@
+"""``sagemaker.amazon``: SageMaker's own algorithms' module paths."""
