@@ -168,7 +168,10 @@ with tarfile.open("spot-model/model.tar.gz") as tar:
     tar.extractall("spot-model")
 booster = xgboost.Booster()
 booster.load_model("spot-model/xgboost-model")
-rmse = float(np.sqrt(np.mean((booster.predict(xgboost.DMatrix(ABALONE_X)) - ABALONE_Y) ** 2)))
+# The libsvm file's indices start at 1 and are read as given (as SageMaker's container reads
+# them), so the model's column 0 is empty: the dense rows get that column too.
+_dense = np.column_stack([np.zeros(len(ABALONE_X)), ABALONE_X])
+rmse = float(np.sqrt(np.mean((booster.predict(xgboost.DMatrix(_dense)) - ABALONE_Y) ** 2)))
 print("spot model rmse", rmse, "label std", ABALONE_Y.std())
 assert rmse < 0.6 * ABALONE_Y.std(), rmse
 
