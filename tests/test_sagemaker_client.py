@@ -347,3 +347,18 @@ def test_invoking_an_endpoint_that_does_not_exist():
     with pytest.raises(ClientError, match="Endpoint no-such-endpoint of account") as e:
         runtime.invoke_endpoint(EndpointName="no-such-endpoint", Body=b"1,2", ContentType="text/csv")
     assert _code(e) == "ValidationException"
+
+
+def test_boto3_shim_answers_sagemaker_and_passes_the_rest_through():
+    import boto3 as real
+
+    from mlcore.sagemaker import boto3
+    from mlcore.sagemaker._client import SageMakerClient, SageMakerRuntimeClient
+
+    assert isinstance(boto3.client("sagemaker"), SageMakerClient)
+    assert isinstance(boto3.Session().client("sagemaker"), SageMakerClient)
+    for name in ("sagemaker-runtime", "runtime.sagemaker"):
+        assert isinstance(boto3.client(name), SageMakerRuntimeClient)
+    s3 = boto3.Session(region_name="us-east-1").client("s3")
+    assert type(s3).__name__ == "S3" and boto3.resource is real.resource
+    assert boto3.Session().region_name == real.Session().region_name

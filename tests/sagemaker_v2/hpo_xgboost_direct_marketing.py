@@ -10,9 +10,8 @@ which SageMaker's XGBoost accepts.
 Changed beyond imports and data (see README.md):
 - ``np.in1d`` is gone from numpy 2.4: ``np.isin`` (same result);
 - ``np.split(DataFrame, ...)`` returns ndarrays under numpy 2.4 + pandas 3: written with iloc;
-- the last cell asks a boto3 SageMaker client for the status
-  (``boto3.client("sagemaker").describe_hyper_parameter_tuning_job``); here the client is
-  ``sagemaker.Session().sagemaker_client`` (v2's own attribute, a boto3 client on AWS).
+- (none else: the last cell's ``boto3.client("sagemaker")`` is mlcore's through the import
+  ``from mlcore.sagemaker import boto3``.)
 Data: ``bank-additional-full.csv`` is generated with the notebook's columns (fixed seed) instead
 of ``!wget`` + ``!unzip``; num_round 100 -> 10, max_jobs 20 -> 2, max_parallel_jobs 3 -> 2.
 """
@@ -55,7 +54,7 @@ _write_bank("./bank-additional/bank-additional-full.csv")
 
 # ---- [3] ----
 from mlcore import sagemaker
-import boto3
+from mlcore.sagemaker import boto3  # was: import boto3
 from mlcore.sagemaker.tuner import (
     IntegerParameter,
     CategoricalParameter,
@@ -168,8 +167,8 @@ s3_input_validation = TrainingInput(
 
 tuner.fit({"train": s3_input_train, "validation": s3_input_validation}, include_cls_metadata=False)
 
-# ---- [29] (boto3.client("sagemaker") -> sagemaker.Session().sagemaker_client) ----
-status = sagemaker.Session().sagemaker_client.describe_hyper_parameter_tuning_job(
+# ---- [29] ----
+status = boto3.client("sagemaker").describe_hyper_parameter_tuning_job(
     HyperParameterTuningJobName=tuner.latest_tuning_job.job_name
 )["HyperParameterTuningJobStatus"]
 print(status)

@@ -11,8 +11,8 @@ by ``SKLearnModel(model_data=..., source_dir="code", entry_point="inference.py")
 
 Changed beyond imports and data (see README.md):
 - ``!tar czvf model.tar.gz $model_file_name`` is the same archive written with ``tarfile``;
-- the runtime client is ``sagemaker.Session().sagemaker_runtime_client`` (v2's attribute)
-  instead of ``boto3.client("sagemaker-runtime")``, which would go to AWS.
+(``boto3.client("sagemaker-runtime")`` is mlcore's through the import line
+``from mlcore.sagemaker import boto3``.)
 Data: ``fetch_california_housing`` downloads at run time, so scikit-learn's bundled diabetes
 data stands in (same Bunch: data, target, feature_names); ``model.joblib`` (``!aws s3 cp`` from
 aws-ml-blog) is a RandomForestRegressor trained here on the training split.
@@ -20,7 +20,7 @@ aws-ml-blog) is a RandomForestRegressor trained here on the training split.
 
 # ---- [4] ----
 import os
-import boto3
+from mlcore.sagemaker import boto3  # was: import boto3
 import re
 import json
 import pandas as pd
@@ -92,8 +92,8 @@ predictor = model.deploy(instance_type="ml.t2.medium", initial_instance_count=1)
 predictions = predictor.predict(testX[data.feature_names])
 print(predictions)
 
-# ---- [31] (boto3.client("sagemaker-runtime") -> the session's runtime client) ----
-runtime = sagemaker.Session().sagemaker_runtime_client
+# ---- [31] ----
+runtime = boto3.client("sagemaker-runtime")
 
 # ---- [33] ----
 # csv serialization

@@ -8,11 +8,9 @@ SageMaker API, approved with ``update_model_package(ModelApprovalStatus="Approve
 made from the package, an endpoint config with ``ServerlessConfig`` (MemorySizeInMB 1024,
 MaxConcurrency 10), the endpoint created and polled until InService, invoked, deleted.
 
-The notebook drives the SageMaker API with boto3 clients. Changed beyond imports and data:
-- ``client = boto3.client(service_name="sagemaker")`` and
-  ``runtime = boto3.client(service_name="sagemaker-runtime")`` become
-  ``sagemaker.Session().sagemaker_client`` / ``.sagemaker_runtime_client`` (v2's own
-  attributes, which are those boto3 clients on AWS);
+The notebook drives the SageMaker API with boto3 clients: ``import boto3`` is
+``from mlcore.sagemaker import boto3``, whose "sagemaker" / "sagemaker-runtime" clients are
+mlcore's (other services are boto3's own). Changed beyond imports and data:
 - ``!aws s3 cp file s3://...`` is the same upload with boto3's ``upload_file``;
 - the endpoint poll sleeps 1 s instead of 15 s.
 Data: ``abalone_dataset1_train.csv`` (label first, 8 scaled features, no header) is generated
@@ -34,13 +32,13 @@ def _abalone_csv(path, n=800, seed=21):
 
 _abalone_csv("abalone_dataset1_train.csv")
 
-# ---- [7] (boto3 clients -> the session's clients) ----
+# ---- [7] ----
 # Setup clients
-import boto3
+from mlcore.sagemaker import boto3  # was: import boto3
 from mlcore import sagemaker
 
-client = sagemaker.Session().sagemaker_client
-runtime = sagemaker.Session().sagemaker_runtime_client
+client = boto3.client(service_name="sagemaker")
+runtime = boto3.client(service_name="sagemaker-runtime")
 
 # ---- [8] ----
 from mlcore import sagemaker

@@ -9,11 +9,11 @@ container for a ``MultiDataModel`` whose models are added with ``mme.add_model(.
 endpoint is up, and each request picks its model with ``predict(..., target_model=...)``, also
 through the runtime client's ``invoke_endpoint(TargetModel=...)``.
 
-Changed beyond imports and data: the runtime client is
-``sagemaker_session.sagemaker_runtime_client`` (v2's attribute) instead of
-``boto3.client(service_name="sagemaker-runtime")``, which would go to AWS.
+Changed beyond imports and data: nothing (the runtime client
+``boto3.client(service_name="sagemaker-runtime")`` is mlcore's through the import line
+``from mlcore.sagemaker import boto3``).
 Data: the notebook generates its houses with numpy; a seed is added (``np.random.seed(7)``),
-NUM_HOUSES_PER_LOCATION 1000 -> 300, the status poll 45 s -> 1 s.
+NUM_HOUSES_PER_LOCATION 1000 -> 300, PARALLEL_TRAINING_JOBS 4 -> 2, the status poll 45 s -> 1 s.
 """
 
 # ---- [6] ----
@@ -106,7 +106,7 @@ def gen_houses(num_houses):
 from mlcore import sagemaker
 from mlcore.sagemaker import get_execution_role
 from mlcore.sagemaker.amazon.amazon_estimator import image_uris
-import boto3
+from mlcore.sagemaker import boto3  # was: import boto3
 
 from time import gmtime, strftime
 from sklearn.model_selection import train_test_split
@@ -367,11 +367,11 @@ for loc in LOCATIONS[:PARALLEL_TRAINING_JOBS]:
     print(loc, "MAPE", mape)
     assert mape < 0.15, (loc, mape)
 
-# ---- [49] (boto3.client(service_name="sagemaker-runtime") -> the session's runtime client) ----
-import boto3
+# ---- [49] ----
+from mlcore.sagemaker import boto3  # was: import boto3
 import json
 
-runtime_sm_client = sagemaker_session.sagemaker_runtime_client
+runtime_sm_client = boto3.client(service_name="sagemaker-runtime")
 
 
 def predict_one_house_value(features, model_name):
