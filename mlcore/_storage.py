@@ -211,6 +211,8 @@ def is_tarball(uri: str) -> bool:
 
 def is_committed(uri: str) -> bool:
     fs, path = filesystem(uri)
+    if is_remote(uri):  # s3fs caches listings: a model added since must not read as missing
+        fs.invalidate_cache(path)
     if is_tarball(uri):
         return fs.isfile(path)
     return fs.exists(join(path, COMMIT_MARKER))

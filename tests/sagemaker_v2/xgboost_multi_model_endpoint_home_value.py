@@ -13,7 +13,7 @@ Changed beyond imports and data: nothing (the runtime client
 ``boto3.client(service_name="sagemaker-runtime")`` is mlcore's through the import line
 ``from mlcore.sagemaker import boto3``).
 Data: the notebook generates its houses with numpy; a seed is added (``np.random.seed(7)``),
-NUM_HOUSES_PER_LOCATION 1000 -> 300, PARALLEL_TRAINING_JOBS 4 -> 2, the status poll 45 s -> 1 s.
+NUM_HOUSES_PER_LOCATION 1000 -> 300, the status poll 45 s -> 1 s.
 """
 
 # ---- [6] ----
@@ -42,7 +42,7 @@ LOCATIONS = [
     "SanDiego_CA",
     "SanFrancisco_CA",
 ]
-PARALLEL_TRAINING_JOBS = 2  # len(LOCATIONS) if your account limits can handle it (notebook: 4; 2 CPUs here)
+PARALLEL_TRAINING_JOBS = 4  # len(LOCATIONS) if your account limits can handle it
 MAX_YEAR = 2019
 
 
