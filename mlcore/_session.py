@@ -236,6 +236,9 @@ def _route_worker_output() -> None:
     dispatcher.add_handler("mlcore", _worker_lines)
 
 
+_TRAIN_OWN_LINES = ("Reporting training result",)
+
+
 def _worker_lines(data: dict) -> None:
     """One batch of a worker's output lines: to the log file; a Ray Train worker's also to
     the terminal while :func:`show_train_output` says so, and a worker's one-line error always."""
@@ -257,6 +260,8 @@ def _worker_lines(data: dict) -> None:
     recent = _recent.setdefault(data.get("pid"), [])
     out = sys.stderr if is_err else sys.stdout
     for line in lines:
+        if line.startswith(_TRAIN_OWN_LINES):  # Ray Train's bookkeeping, not the script's
+            continue
         echo = (not is_err, line)
         if echo in recent:
             recent.remove(echo)

@@ -193,11 +193,18 @@ def log_model(run_id: str, flavor: str, model, name: str = "model") -> str:
 
 def log_python_model(run_id: str, python_model, artifacts: dict[str, str], name: str = "model") -> str:
     """Log a pyfunc ``PythonModel`` with its artifact folders; return its model URI."""
+    import warnings
+
     import mlflow
 
     client(_session.tracking_uri())
     reqs = [f"mlflow=={mlflow.__version__}", "torch", "numpy"]  # no inference subprocess
-    with mlflow.start_run(run_id=run_id):
+    # MLflow's advice on type hints and on pickled python_model objects, and its artifact
+    # progress bars, are about its own serving; they would be the user's terminal's only noise.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    with mlflow.start_run(run_id=run_id), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)
         info = mlflow.pyfunc.log_model(name=name, python_model=python_model, artifacts=artifacts,
                                        pip_requirements=reqs)
     return info.model_uri
