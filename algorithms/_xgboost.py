@@ -7,6 +7,7 @@ saved as ``xgboost-model`` (SageMaker's file name) and registered with MLflow's 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -86,8 +87,28 @@ def train_fn(config: dict) -> None:
     report_checkpoint(final, lambda d: save_model(booster, d), final=True)
 
 
+# The trials of a tuning job read the same channels: a warm worker process (the fast path)
+# keeps the last tuning job's parsed DMatrix objects, so each worker parses them once.
+_CACHE: dict[tuple, dict] = {}
+
+
 def _load_channels(config: dict, rank: int, world: int) -> dict:
     """This rank's share of the train/validation channels as DMatrix objects."""
+    hp = config["hyperparameters"]
+    key = None
+    if config.get("data_cache_key"):
+        key = (config["data_cache_key"], json.dumps(config["channels"], sort_keys=True, default=str),
+               rank, world, str(hp.get("label_column")), str(hp.get("csv_weights", 0)))
+        if key in _CACHE:
+            return dict(_CACHE[key])
+    dmats = _read_channels(config, rank, world)
+    if key:
+        _CACHE.clear()
+        _CACHE[key] = dict(dmats)
+    return dmats
+
+
+def _read_channels(config: dict, rank: int, world: int) -> dict:
     from algorithms._data import read_shard_weighted
 
     hp = config["hyperparameters"]

@@ -240,15 +240,15 @@ _TRAIN_OWN_LINES = ("Reporting training result",)
 
 
 def _worker_lines(data: dict) -> None:
-    """One batch of a worker's output lines: to the log file; a Ray Train worker's also to
-    the terminal while :func:`show_train_output` says so, and a worker's one-line error always."""
+    """One batch of a worker's output lines: to the log file; a Ray Train worker's (or a
+    fast-path job task's, ``parallel._fast``) also to the terminal while :func:`show_train_output` says so, and a worker's one-line error always."""
     who = data.get("actor_name") or data.get("task_name") or "worker"
     prefix = f"({who} pid={data.get('pid')})"
     lines = data.get("lines") or []
     stream = _log_stream()
     for line in lines:
         stream.write(f"{prefix} {line}\n")
-    if not (_show_train_output and who == "RayTrainWorker"):
+    if not (_show_train_output and (who == "RayTrainWorker" or who.startswith("mlcore-job:"))):
         # A worker's error, made one line by parallel._ray_compat.quiet_worker_tracebacks,
         # still shows: it names the file that holds the traceback.
         for line in lines:

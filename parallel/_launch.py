@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 import ray
 
 from mlcore import _storage, constants
-from mlcore.errors import MLCoreError
+from parallel import _fast
+from parallel._fast import Aborted
 from parallel._ray_compat import abort_run, quiet_worker_tracebacks, user_exception
 
 log = logging.getLogger("mlcore")
@@ -55,10 +56,6 @@ def _checkpoint_location(uri: str) -> tuple[str, str, object]:
     return parent, name, fs
 
 
-class Aborted(MLCoreError):
-    """The driver stopped the run (``should_stop``) before it finished."""
-
-
 def run(train_fn: Callable, config: dict, *, trainer: str, scaling_config, checkpoint_uri: str,
         max_failures: int, environment: dict[str, str], on_progress: Callable[[list, dict], None],
         keep_checkpoints: int = 3, max_preemption_failures: int = -1, backend: str | None = None,
@@ -69,7 +66,18 @@ def run(train_fn: Callable, config: dict, *, trainer: str, scaling_config, check
     the metric rows rank 0 pushed since the last call. When ``should_stop()`` returns a
     reason, the run is aborted through its controller (workers and their placement group
     released) and :class:`Aborted` is raised with that reason.
+
+    A job with one worker, no retries and no Ray Data shards takes the fast path instead
+    (:mod:`parallel._fast`): one task on a warm worker, the same results.
     """
+    storage_path, name, fs = _checkpoint_location(checkpoint_uri)
+    if _fast.eligible(scaling_config, max_failures, max_preemption_failures, datasets):
+        metrics, checkpoint, (attempts, events) = _fast.run(
+            _one_line_errors(train_fn), config, trainer=trainer, scaling_config=scaling_config,
+            storage=(f"{storage_path}/{name}", fs), keep=keep_checkpoints,
+            environment=environment or {}, on_progress=on_progress, should_stop=should_stop,
+            script="entry_point" in config)
+        return LaunchResult(checkpoint, metrics or {}, 0, interruptions(attempts, events), events)
     from ray.train import CheckpointConfig, FailureConfig, RunConfig
     from ray.train.v2.api.config import LoggingConfig
 
@@ -80,7 +88,6 @@ def run(train_fn: Callable, config: dict, *, trainer: str, scaling_config, check
                           str(constants.get("MLCORE_TRAIN_POLL_INTERVAL_S")))
     os.environ.setdefault("RAY_TRAIN_PREEMPTION_POLL_INTERVAL_S",
                           str(constants.get("MLCORE_PREEMPTION_POLL_INTERVAL_S")))
-    storage_path, name, fs = _checkpoint_location(checkpoint_uri)
     run_config = RunConfig(
         name=name, storage_path=storage_path, storage_filesystem=fs,
         # Preemptions (a drained node, e.g. a spot reclaim) have their own retry budget.

@@ -87,12 +87,40 @@ class _OneLine:
         return False
 
 
+def set_train_fn_utils(utils) -> None:
+    """Install ``utils`` as this process's Ray Train function utilities (what
+    ``ray.train.report`` / ``get_checkpoint`` / ``get_context`` call).
+
+    Why private: the fast path (``parallel._fast``) runs a one-worker job's training function
+    in a plain task, as Ray Train's own local mode (``ScalingConfig(num_workers=0)``) does,
+    but with checkpoints persisted to the job's folder; Train documents its ``TrainFnUtils``
+    as the class to patch for other behaviour, but installs it only from private code.
+    """
+    from ray.train.v2._internal.execution.train_fn_utils import set_train_fn_utils as install
+
+    install(utils)
+
+
+def local_train_fn_utils():
+    """Ray Train's local-mode ``LocalTrainFnUtils`` (see :func:`set_train_fn_utils`)."""
+    from ray.train.v2._internal.execution.train_fn_utils import LocalTrainFnUtils
+
+    return LocalTrainFnUtils
+
+
 def names() -> dict[str, object]:
     """The private objects this module relies on, for the compatibility test."""
     from ray.train.v2._internal.exceptions import UserExceptionWithTraceback
     from ray.train.v2._internal.execution.context import TrainContext, get_train_context
     from ray.train.v2._internal.execution.controller import TrainController
+    from ray.train.v2._internal.execution.train_fn_utils import (
+        LocalTrainFnUtils,
+        set_train_fn_utils,
+    )
 
     return {"get_train_context": get_train_context, "TrainContext": TrainContext,
+            "LocalTrainFnUtils.report": LocalTrainFnUtils.report,
+            "LocalTrainFnUtils._get_last_metrics": LocalTrainFnUtils._get_last_metrics,
+            "set_train_fn_utils": set_train_fn_utils,
             "TrainController.abort": TrainController.abort,
             "UserExceptionWithTraceback": UserExceptionWithTraceback}

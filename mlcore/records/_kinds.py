@@ -42,6 +42,7 @@ class TrainingJobRecord(Record):
     MlflowRunId: str | None = None
     MlflowModelUri: str | None = None
     Progress: dict = field(default_factory=dict)
+    PhaseTimings: dict = field(default_factory=dict)  # seconds per phase (see training._run)
     SecondaryStatusTransitions: list[dict] = field(default_factory=list)
     Restarts: int = 0
     Interruptions: list[dict] = field(default_factory=list)

@@ -23,8 +23,8 @@ ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/mlcore"  # RoleArn is required; Ray nee
 
 # mlcore fields a response may carry beside SageMaker's ("X[]." : each item of the list X).
 EXTRAS: dict[str, tuple[str, ...]] = {
-    "DescribeTrainingJob": ("MlflowModelUri", "Progress", "Restarts", "Interruptions",
-                            "DriverHost"),
+    "DescribeTrainingJob": ("MlflowModelUri", "Progress", "PhaseTimings", "Restarts",
+                            "Interruptions", "DriverHost"),
     "DescribeHyperParameterTuningJob": (
         "TrainingJobs", "MlflowRunId", "StudyUri", "Artifacts", "WarmStartNotes",
         "RegisteredModel", "CompletionReason", "Resumes", "DriverHost"),
@@ -101,7 +101,8 @@ def training_job(rec: TrainingJobRecord) -> dict:
         "TrainingTimeInSeconds": rec.TrainingTimeInSeconds,
         "BillableTimeInSeconds": rec.BillableTimeInSeconds,
         "MlflowDetails": {"MlflowRunId": rec.MlflowRunId} if rec.MlflowRunId else None,
-        "MlflowModelUri": rec.MlflowModelUri, "Progress": rec.Progress, "Restarts": rec.Restarts,
+        "MlflowModelUri": rec.MlflowModelUri, "Progress": rec.Progress,
+        "PhaseTimings": rec.PhaseTimings, "Restarts": rec.Restarts,
         "Interruptions": rec.Interruptions, "DriverHost": rec.DriverHost,
     })
 

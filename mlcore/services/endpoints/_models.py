@@ -152,7 +152,10 @@ def _job_model(job_name: str):
         m = algorithms.get(rec.AlgorithmName)
         return serving.ModelSpec(rec.ModelArtifacts, m.load_model, m.predict, m.feature_count,
                                  container=m.name)  # it answers as SageMaker's container does
-    if not rec.MlflowModelUri:
+    from mlcore.services.training import ensure_mlflow_model
+
+    uri = ensure_mlflow_model(job_name)
+    if not uri:
         raise EndpointError(f"training job {job_name} logged no MLflow model to serve")
-    return serving.ModelSpec(rec.MlflowModelUri, partial(_pyfunc_load, _session.tracking_uri()),
+    return serving.ModelSpec(uri, partial(_pyfunc_load, _session.tracking_uri()),
                              _pyfunc_predict, handle=_script_handle)

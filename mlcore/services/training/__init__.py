@@ -11,6 +11,7 @@ from mlcore import _instances, _session
 from mlcore.errors import MLCoreError, SpecError
 from mlcore.records import Status, TrainingJobRecord
 from mlcore.services import _shapes
+from mlcore.services.training._mlflow_model import ensure as ensure_mlflow_model
 from mlcore.services.training._outputs import check as check_outputs
 from mlcore.services.training._plan import TrainingPlan, prepare
 from mlcore.services.training._plan import check as check_job
@@ -116,5 +117,5 @@ def rows() -> list[str]:
 
 
 __all__ = ["RECORD", "TrainingPlan", "check", "check_capacity", "check_job", "check_outputs", "completed", "deploy_and_predict", "describe",
-           "describe_for_people",
+           "describe_for_people", "ensure_mlflow_model",
            "execute", "prepare", "register", "rows", "run", "stop", "succeeded"]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import algorithms
 from algorithms._data import content_type_problem, resolve_channel
-from mlcore import _storage, _tracking
+from mlcore import _storage
 from mlcore.errors import DataError, SpecError
 
 
@@ -53,7 +53,9 @@ class BuiltinJob:
         return {"hyperparameters": spec.hyperparameters,
                 "checkpoint_frequency": spec.checkpoint_frequency,
                 "checkpoint_min_interval_s": spec.checkpoint_min_interval_s,
-                "channels": plan.channels or {k: c.model_dump() for k, c in spec.inputs.items()}}
+                "channels": plan.channels or {k: c.model_dump() for k, c in spec.inputs.items()},
+                # a tuning job's trials read the same data: parsed once per warm worker
+                "data_cache_key": spec.tags.get("mlcore.tuning_job")}
 
     def environment(self, plan) -> dict[str, str]:
         return dict(plan.spec.environment)
@@ -64,11 +66,10 @@ class BuiltinJob:
     def check_result(self, plan, timings: dict) -> None:
         pass
 
-    def publish(self, plan, checkpoint, run_id: str) -> tuple[str, str]:
-        """Commit the final checkpoint as the model artifact and log it as an MLflow model."""
+    def commit(self, plan, checkpoint) -> str:
+        """Commit the final checkpoint as the model artifact; return its URI."""
         with tempfile.TemporaryDirectory(prefix="mlcore-model-") as tmp:
             local = checkpoint.to_directory(tmp)
-            model = self.algorithm.load_model(local)
-            model_uri = _storage.commit_dir(local, plan.job_uri("model"),
-                                            {"job": plan.name, "algorithm": self.algorithm.name})
-        return model_uri, _tracking.log_model(run_id, self.algorithm.mlflow_flavor, model)
+            self.algorithm.load_model(local)  # a checkpoint the algorithm cannot load fails here
+            return _storage.commit_dir(local, plan.job_uri("model"),
+                                       {"job": plan.name, "algorithm": self.algorithm.name})

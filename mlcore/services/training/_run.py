@@ -18,7 +18,7 @@ from mlcore import _session, _storage, _tracking
 from mlcore.errors import DataError, MLCoreError, StorageError, innermost, root_cause
 from mlcore.records import Status, TrainingJobRecord
 from mlcore.services._lifecycle import driver, finish
-from mlcore.services.training import _outputs, _plan
+from mlcore.services.training import _mlflow_model, _outputs, _plan
 from mlcore.services.training._plan import TrainingPlan
 
 log = logging.getLogger("mlcore")
@@ -38,19 +38,30 @@ def _reason(plan: TrainingPlan, exc: BaseException) -> str:
 
 
 class _Progress:
-    """Driver-side sink of worker metrics: MLflow batches, a progress line, the record."""
+    """Driver-side sink of worker metrics: ``on_metrics`` at once, MLflow in batches of about
+    a second, a progress line, the record."""
 
     def __init__(self, record: TrainingJobRecord, logs: bool, on_metrics=None):
         self.record, self.logs, self.on_metrics = record, logs, on_metrics
         self.final: dict[str, float] = {}
         self._last_step: dict[str, int] = {}
         self._last_save = 0.0
+        self._pending: list = []
+        self._last_flush = time.monotonic()
+
+    def flush(self) -> None:
+        if self._pending:
+            rows, self._pending = self._pending, []
+            _tracking.log_metrics(self.record.MlflowRunId, rows)
+        self._last_flush = time.monotonic()
 
     def __call__(self, rows, progress) -> None:
         # Steps recomputed after a restart from an earlier checkpoint were logged already.
         rows = [r for r in sorted(rows, key=lambda r: r[2]) if r[2] > self._last_step.get(r[0], 0)]
         if rows:
-            _tracking.log_metrics(self.record.MlflowRunId, rows)
+            self._pending.extend(rows)
+            if time.monotonic() - self._last_flush >= 1.0:
+                self.flush()
             for key, value, step in rows:
                 self.final[key], self._last_step[key] = value, step
             if self.on_metrics is not None:
@@ -80,13 +91,16 @@ def _stop_requested(name: str, should_stop):
 
 
 def execute(plan: TrainingPlan, logs: bool = True, on_metrics=None,
-            previous: TrainingJobRecord | None = None, should_stop=None) -> TrainingJobRecord:
+            previous: TrainingJobRecord | None = None, should_stop=None,
+            log_model: bool = True) -> TrainingJobRecord:
     """Run ``plan`` (its name claimed by :func:`prepare`); return the final record.
 
     ``on_metrics(rows)`` sees each batch of new ``(key, value, step)`` rows. ``previous``: the
     record of this job cut off earlier (its driver died); the job resumes from its own
     checkpoints (Ray Train restores the run folder) in the same MLflow run. When
     ``should_stop()`` returns a reason, training is aborted and the job ends Stopped with it.
+    ``log_model=False``: the model is committed but not logged to MLflow yet (a tuning trial;
+    :func:`_mlflow_model.ensure` logs it when it is needed).
     """
     spec, algo = plan.spec, plan.algorithm
     record = TrainingJobRecord.load(plan.name, liveness=False)
@@ -125,7 +139,8 @@ def execute(plan: TrainingPlan, logs: bool = True, on_metrics=None,
             keep_checkpoints=spec.keep_checkpoints, on_progress=progress,
             environment=plan.job.environment(plan), backend=plan.job.backend,
             datasets=plan.job.datasets(plan), should_stop=_stop_requested(plan.name, should_stop))
-        return _complete(plan, record, result, progress.final)
+        progress.flush()
+        return _complete(plan, record, result, progress.final, log_model)
     except BaseException as exc:
         _fail(plan, record, exc)
         if isinstance(exc, KeyboardInterrupt):
@@ -156,7 +171,8 @@ def _preflight(plan: TrainingPlan) -> None:
     plan.job.preflight(plan)
 
 
-def _complete(plan: TrainingPlan, record: TrainingJobRecord, result, metrics: dict) -> TrainingJobRecord:
+def _complete(plan: TrainingPlan, record: TrainingJobRecord, result, metrics: dict,
+              log_model: bool) -> TrainingJobRecord:
     """Publish the model, close the MLflow run and the record."""
     end = time.time()
     record.transition("Uploading", "committing the model and logging it to MLflow",
@@ -166,8 +182,9 @@ def _complete(plan: TrainingPlan, record: TrainingJobRecord, result, metrics: di
     if stop:
         return _stopped(record, result, stop)
     plan.job.check_result(plan, timings)
-    model_uri, mlflow_uri = plan.job.publish(plan, result.checkpoint, run_id)
+    model_uri = plan.job.commit(plan, result.checkpoint)
     tarball = _tarball(plan, model_uri)
+    committed = time.time()
     if "worker_start_time" in timings:  # where the Training phase's time went
         busy = timings.get("data_load_seconds", 0) + timings.get("train_seconds", 0)
         timings["worker_startup_seconds"] = timings["worker_start_time"] - record.TrainingStartTime
@@ -179,11 +196,28 @@ def _complete(plan: TrainingPlan, record: TrainingJobRecord, result, metrics: di
     _tracking.log_metrics(run_id, [(k, v, 0) for k, v in final.items() if k not in metrics])
     _tracking.set_tags(run_id, {"mlcore.model_data": model_uri})
     seconds = int(round(end - record.TrainingStartTime))
-    return finish(record, Status.COMPLETED, ModelArtifacts=model_uri, S3ModelArtifacts=tarball,
-                  MlflowModelUri=mlflow_uri, FinalMetrics=final,
+    record.update(ModelArtifacts=model_uri, S3ModelArtifacts=tarball)
+    mlflow_uri = _mlflow_model.log(record) if log_model else None
+    phases = _phases(record, timings, end, committed)
+    return finish(record, Status.COMPLETED, MlflowModelUri=mlflow_uri, FinalMetrics=final,
+                  PhaseTimings=phases,
                   TrainingTimeInSeconds=seconds,
                   BillableTimeInSeconds=max(0, int(round(end - record.TrainingStartTime - dead))),
                   Interruptions=result.interruptions, Progress={**record.Progress, **timings})
+
+
+def _phases(record: TrainingJobRecord, timings: dict, end: float, committed: float) -> dict:
+    """Where a completed job's seconds went, in order: ``Setup`` (MLflow run, checks of
+    capacity and data), ``WorkerStartup`` (until the training function ran), ``DataLoad``,
+    ``Train``, ``WorkerShutdown`` (until the driver had the result), ``Commit`` (model folder
+    and tarball), ``MlflowModel`` (logging it; 0 when deferred), ``Total``."""
+    now = time.time()
+    out = {"Setup": record.TrainingStartTime - record.CreationTime,
+           "WorkerStartup": timings.get("worker_startup_seconds"),
+           "DataLoad": timings.get("data_load_seconds"), "Train": timings.get("train_seconds"),
+           "WorkerShutdown": timings.get("worker_shutdown_seconds"),
+           "Commit": committed - end, "MlflowModel": now - committed, "Total": now - record.CreationTime}
+    return {k: round(v, 3) for k, v in out.items() if v is not None}
 
 
 def _tarball(plan: TrainingPlan, model_uri: str) -> str:

@@ -11,7 +11,7 @@ import tempfile
 from dataclasses import dataclass
 
 import algorithms
-from mlcore import _storage, _tracking, constants
+from mlcore import _storage, constants
 from mlcore.errors import DataError, MLCoreError, SpecError
 
 log = logging.getLogger("mlcore")
@@ -133,20 +133,12 @@ class ScriptJob:
             raise MLCoreError(f"{self.entry_point} finished but wrote nothing to its model folder "
                               "(SM_MODEL_DIR / context.model_dir()); save the model there")
 
-    def publish(self, plan, checkpoint, run_id: str) -> tuple[str, str]:
-        """Commit the model folder as ``<output>/<job>/model`` and log it as an MLflow pyfunc
-        model that serves through the script's SageMaker inference handlers."""
-        from algorithms._script_model import ScriptModel
-
+    def commit(self, plan, checkpoint) -> str:
+        """Commit the model folder as ``<output>/<job>/model``; return its URI."""
         with tempfile.TemporaryDirectory(prefix="mlcore-model-") as tmp:
             local = checkpoint.to_directory(os.path.join(tmp, "model"))
-            model_uri = _storage.commit_dir(local, plan.job_uri("model"),
-                                            {"job": plan.name, "entry_point": self.entry_point})
-            code = os.path.join(tmp, "code")
-            self._copy_code(code)
-            mlflow_uri = _tracking.log_python_model(
-                run_id, ScriptModel(self.entry_point, self.framework), {"model": local, "code": code})
-        return model_uri, mlflow_uri
+            return _storage.commit_dir(local, plan.job_uri("model"),
+                                       {"job": plan.name, "entry_point": self.entry_point})
 
 
 def metric_definitions(spec) -> list[dict]:

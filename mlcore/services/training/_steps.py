@@ -21,9 +21,11 @@ def completed(name: str) -> TrainingJobRecord:
 def register(name: str, group: str | None = None, approval_status: str | None = None,
              description: str | None = None) -> _registry.ModelPackage:
     """Register job ``name``'s model as a new version of ``group`` (default: the job name)."""
+    from mlcore.services.training._mlflow_model import ensure
+
     record = completed(name)
     return _registry.register(
-        record.MlflowModelUri, group or record.TrainingJobName,
+        ensure(name), group or record.TrainingJobName,
         approval_status or "PendingManualApproval", description,
         tags={"job_name": record.TrainingJobName, "run_id": record.MlflowRunId,
               "model_data": record.ModelArtifacts})
