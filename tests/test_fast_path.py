@@ -25,7 +25,7 @@ _VOLATILE = {"TrainingJobName", "TrainingJobArn", "CreationTime", "LastModifiedT
              "BillableTimeInSeconds", "DriverPid", "DriverHost", "DriverStartTime", "MlflowRunId",
              "ModelArtifacts", "S3ModelArtifacts", "MlflowModelUri", "OutputDataConfig",
              "CheckpointConfig", "SecondaryStatusTransitions", "Progress", "PhaseTimings", "FinalMetricDataList",
-             "ModelArtifactsUri", "Spec", "CheckpointUri", "Environment"}
+             "ModelArtifactsUri", "Spec", "CheckpointUri", "Environment", "MlflowDetails"}
 
 
 def _fit(monkeypatch, data_dir, fast: bool) -> tuple[Estimator, TrainingJobRecord]:
