@@ -28,6 +28,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 HERE = Path(__file__).parent
+# Python puts this folder first on sys.path, where benchmarks/serving/ (a folder of scripts)
+# would shadow the project's own ``serving`` package as an empty namespace package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE.resolve()]
 
 
 def make_data(root: Path, rows: int, features: int, seed: int) -> dict[str, str]:

@@ -50,11 +50,12 @@ class _Stop(BaseException):
 
 
 def eligible(scaling_config, max_failures: int, max_preemption_failures: int,
-             datasets: dict | None) -> bool:
-    """One worker, nothing to retry, no Ray Data shards to split: no need for Ray Train.
-    ``MLCORE_FAST_PATH=0`` sends every job through Ray Train."""
-    return (constants.get("MLCORE_FAST_PATH") and scaling_config.num_workers == 1
-            and max_failures == 0 and max_preemption_failures == 0 and not datasets)
+             datasets: dict | None, backend: str | None) -> bool:
+    """One worker, nothing to retry, no Ray Data shards to split, no NCCL / XLA group to set
+    up: no need for Ray Train. ``MLCORE_FAST_PATH=0`` sends every job through Ray Train."""
+    return bool(constants.get("MLCORE_FAST_PATH") and scaling_config.num_workers == 1
+                and max_failures == 0 and max_preemption_failures == 0 and not datasets
+                and backend in (None, "gloo"))
 
 
 # --- inside the task ---------------------------------------------------------------------

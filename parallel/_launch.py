@@ -13,7 +13,12 @@ import ray
 from mlcore import _storage, constants
 from parallel import _fast
 from parallel._fast import Aborted
-from parallel._ray_compat import abort_run, quiet_worker_tracebacks, user_exception
+from parallel._ray_compat import (
+    abort_run,
+    quiet_worker_tracebacks,
+    user_exception,
+    without_placement_group_cleaner,
+)
 
 log = logging.getLogger("mlcore")
 
@@ -71,7 +76,7 @@ def run(train_fn: Callable, config: dict, *, trainer: str, scaling_config, check
     (:mod:`parallel._fast`): one task on a warm worker, the same results.
     """
     storage_path, name, fs = _checkpoint_location(checkpoint_uri)
-    if _fast.eligible(scaling_config, max_failures, max_preemption_failures, datasets):
+    if _fast.eligible(scaling_config, max_failures, max_preemption_failures, datasets, backend):
         metrics, checkpoint, (attempts, events) = _fast.run(
             _one_line_errors(train_fn), config, trainer=trainer, scaling_config=scaling_config,
             storage=(f"{storage_path}/{name}", fs), keep=keep_checkpoints,
@@ -88,6 +93,9 @@ def run(train_fn: Callable, config: dict, *, trainer: str, scaling_config, check
                           str(constants.get("MLCORE_TRAIN_POLL_INTERVAL_S")))
     os.environ.setdefault("RAY_TRAIN_PREEMPTION_POLL_INTERVAL_S",
                           str(constants.get("MLCORE_PREEMPTION_POLL_INTERVAL_S")))
+    # Ray Train's preemption watcher (an actor per run) serves spot jobs' just-in-time
+    # checkpoints: a job that does not run on spot capacity goes without it.
+    os.environ["RAY_TRAIN_ENABLE_PREEMPTION_WATCHER"] = "1" if max_preemption_failures < 0 else "0"
     run_config = RunConfig(
         name=name, storage_path=storage_path, storage_filesystem=fs,
         # Preemptions (a drained node, e.g. a spot reclaim) have their own retry budget.
@@ -122,6 +130,8 @@ def run(train_fn: Callable, config: dict, *, trainer: str, scaling_config, check
     watcher.start()
     try:
         trainer_cls = _trainer_class(trainer)
+        if constants.get("MLCORE_EMBEDDED_RAY"):  # no dashboard: its cleaner cannot work
+            trainer_cls = without_placement_group_cleaner(trainer_cls)
         extra = {"datasets": datasets} if datasets else {}
         if trainer == "torch" and backend:
             extra["torch_config"] = _torch_config(backend)

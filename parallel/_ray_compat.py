@@ -87,6 +87,28 @@ class _OneLine:
         return False
 
 
+def without_placement_group_cleaner(trainer_cls):
+    """``trainer_cls`` without Ray Train's placement-group cleaner: a detached actor per run
+    that watches the controller through the state API, which needs Ray's dashboard, so on a
+    Ray without one (mlcore's embedded Ray) it costs a process and cleans nothing. mlcore's
+    own abort (``parallel._launch._abort``) removes the placement group of a run it kills.
+
+    Why private: the cleaner is one of the default callbacks ``_create_default_callbacks``
+    builds, and Ray offers no setting to leave it out.
+    """
+    from ray.train.v2._internal.callbacks.placement_group_callback import (
+        PlacementGroupCleanerCallback,
+    )
+
+    class Trainer(trainer_cls):
+        def _create_default_callbacks(self):
+            return [c for c in super()._create_default_callbacks()
+                    if not isinstance(c, PlacementGroupCleanerCallback)]
+
+    Trainer.__name__ = Trainer.__qualname__ = trainer_cls.__name__
+    return Trainer
+
+
 def set_train_fn_utils(utils) -> None:
     """Install ``utils`` as this process's Ray Train function utilities (what
     ``ray.train.report`` / ``get_checkpoint`` / ``get_context`` call).
@@ -110,6 +132,9 @@ def local_train_fn_utils():
 
 def names() -> dict[str, object]:
     """The private objects this module relies on, for the compatibility test."""
+    from ray.train.v2._internal.callbacks.placement_group_callback import (
+        PlacementGroupCleanerCallback,
+    )
     from ray.train.v2._internal.exceptions import UserExceptionWithTraceback
     from ray.train.v2._internal.execution.context import TrainContext, get_train_context
     from ray.train.v2._internal.execution.controller import TrainController
@@ -117,8 +142,11 @@ def names() -> dict[str, object]:
         LocalTrainFnUtils,
         set_train_fn_utils,
     )
+    from ray.train.v2.api.data_parallel_trainer import DataParallelTrainer
 
     return {"get_train_context": get_train_context, "TrainContext": TrainContext,
+            "PlacementGroupCleanerCallback": PlacementGroupCleanerCallback,
+            "DataParallelTrainer._create_default_callbacks": DataParallelTrainer._create_default_callbacks,
             "LocalTrainFnUtils.report": LocalTrainFnUtils.report,
             "LocalTrainFnUtils._get_last_metrics": LocalTrainFnUtils._get_last_metrics,
             "set_train_fn_utils": set_train_fn_utils,
