@@ -146,7 +146,8 @@ def main() -> None:
         for name, fn in pair if i % 2 == 0 else pair[::-1]:
             res = fn()
             (bare if name == "bare" else ours).append(res)
-            print(f"rep {i} {name}: " + " ".join(f"{k}={v:.4g}" for k, v in res.items()), flush=True)
+            print(f"rep {i} {name}: " + " ".join(f"{k}={v:.4g}" for k, v in res.items() if k != "phases")
+                  + (f" phases={res['phases']}" if "phases" in res else ""), flush=True)
 
     import ray
     ray.shutdown()
