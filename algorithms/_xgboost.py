@@ -101,9 +101,9 @@ def _load_channels(config: dict, rank: int, world: int) -> dict:
                rank, world, str(hp.get("label_column")), str(hp.get("csv_weights", 0)))
         if key in _CACHE:
             return dict(_CACHE[key])
+    _CACHE.clear()  # another tuning job's data, or a standalone job: nothing kept for later
     dmats = _read_channels(config, rank, world)
     if key:
-        _CACHE.clear()
         _CACHE[key] = dict(dmats)
     return dmats
 
