@@ -240,7 +240,10 @@ def run(train_fn, config: dict, *, trainer: str, scaling_config, storage: tuple,
     cpus, gpus = res.pop("CPU", 0), res.pop("GPU", 0)
     res.pop("memory", None)
     task = (_FRESH if script else _WARM).options(
-        num_cpus=cpus, num_gpus=gpus, resources=res or None, name=f"mlcore-job:{config.get('job_name', '')}")
+        num_cpus=cpus, num_gpus=gpus, resources=res or None, name=f"mlcore-job:{config.get('job_name', '')}",
+        # not in the caller's placement group: a Tune trial actor's bundle holds no CPU
+        # (Tune captures child tasks into it)
+        scheduling_strategy="DEFAULT")
     stream = task.remote(train_fn, config, storage[0].split("/")[-1], storage, keep, environment, trainer)
     done = threading.Event()
     reason: list[str] = []

@@ -1,5 +1,5 @@
 """``sagemaker.tuner``: ``HyperparameterTuner`` and its parameter ranges, with SageMaker v2's
-names, on Ray Tune (Optuna's TPE for Bayesian search, ASHA for early stopping)."""
+names, on Ray Tune (Optuna for Bayesian search, SageMaker's median rule for early stopping)."""
 
 from __future__ import annotations
 

@@ -136,7 +136,9 @@ class TuningJob(Spec):
         "Bayesian", description="Bayesian: Optuna's TPE; Random; Hyperband (its own early "
         "stopping); Grid (every combination of Categorical/Integer values).")
     early_stopping_type: Literal["Off", "Auto"] = Field(
-        "Off", description="Auto stops poor trials early (ASHA on the per-round objective).")
+        "Off", description="Auto stops a training job whose objective at a round is worse than "
+        "the median of the other jobs' running averages up to that round (SageMaker's rule; "
+        "checked at every tenth of the round budget, once 3 other jobs got there).")
     warm_start_config: WarmStartSpec | None = Field(
         None, description="Start from the trials of earlier tuning jobs.")
     random_seed: int | None = Field(None, description="Seed of the search; null is random.")

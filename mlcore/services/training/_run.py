@@ -142,10 +142,37 @@ def execute(plan: TrainingPlan, logs: bool = True, on_metrics=None,
         progress.flush()
         return _complete(plan, record, result, progress.final, log_model)
     except BaseException as exc:
+        if _ray_gone_under_actor(exc):
+            # A tuning trial whose Ray died with its driver: the record stays InProgress,
+            # so the tuning job's resume continues this job from its checkpoints.
+            log.warning("training job %s: this process's Ray is gone (%s); the job is left "
+                        "InProgress for a resume", plan.name, exc)
+            raise
         _fail(plan, record, exc)
         if isinstance(exc, KeyboardInterrupt):
             raise
         return record
+
+
+def _ray_gone_under_actor(exc: BaseException) -> bool:
+    """``exc`` says this process's own Ray node died, and this process is one of its actors
+    (a Tune trial), which dies with it: nothing can record an outcome honestly."""
+    import ray
+    from ray.exceptions import LocalRayletDiedError, NodeDiedError, RaySystemError
+
+    try:
+        ctx = ray.get_runtime_context()
+        if ctx.get_actor_id() is None:
+            return False
+        node = ctx.get_node_id()
+    except Exception:
+        return False
+    for e in (exc, getattr(exc, "cause", None), exc.__cause__, exc.__context__):
+        if isinstance(e, (LocalRayletDiedError, RaySystemError)):
+            return True
+        if isinstance(e, NodeDiedError) and node in str(e):
+            return True
+    return False
 
 
 def _deadline(spec, record: TrainingJobRecord) -> tuple[float, str]:

@@ -1,6 +1,7 @@
-"""The tuning service: a TuningJob spec run on Ray Tune (Optuna's TPE for Bayesian search,
-ASHA for early stopping), each trial a training job of the estimator; the best job, the
-results table, plots and the registered best model at the end."""
+"""The tuning service: a TuningJob spec run on Ray Tune (Optuna's GP or TPE sampler for
+Bayesian search, SageMaker's median rule for early stopping, ASHA for Hyperband), each trial
+a training job of the estimator; the best job, the results table, plots and the registered
+best model at the end."""
 
 from __future__ import annotations
 

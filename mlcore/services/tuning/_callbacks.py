@@ -1,4 +1,5 @@
-"""The tuning driver's hooks into Ray Tune: the record of trials, and when to stop.
+"""The tuning driver's hooks into Ray Tune: the record of trials, early stopping, and when
+to stop.
 
 Both are pickled with Tune's experiment state and come back on a resume, so they hold names
 and counters only and read the records again when they need them.
@@ -10,14 +11,16 @@ import logging
 import time
 
 from ray import tune
+from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 from ray.tune.search.optuna import OptunaSearch as _OptunaSearch
 
 from mlcore.errors import root_cause
 from mlcore.records import Status, TrainingJobRecord, TuningJobRecord
 from mlcore.services._lifecycle import finish
 from mlcore.services.tuning import _search_space
+from mlcore.services.tuning._compat import trial_actor
 from mlcore.services.tuning._run import say
-from mlcore.services.tuning._trial import OBJECTIVE, ROUND, job_of
+from mlcore.services.tuning._trial import OBJECTIVE, ROUND, RUNNING_MEAN, job_of
 
 log = logging.getLogger("mlcore")
 
@@ -26,8 +29,10 @@ class Recorder(tune.Callback):
     """Keeps the tuning record's list of training jobs, closes the jobs Tune stopped early
     or whose trial died, and prints one line per finished trial."""
 
-    def __init__(self, tuning: str, objective: str, max_jobs: int, logs: bool):
+    def __init__(self, tuning: str, objective: str, max_jobs: int, logs: bool,
+                 early_stopping: str | None = None):
         self.tuning, self.objective, self.max_jobs, self.logs = tuning, objective, max_jobs, logs
+        self.early_stopping = early_stopping
 
     def _job(self, trial) -> str:
         return job_of(trial)
@@ -38,14 +43,19 @@ class Recorder(tune.Callback):
         if job not in rec.TrainingJobs:
             rec.update(TrainingJobs=[*rec.TrainingJobs, job])
 
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        if result.get("done") and not result.get("job_status"):  # the scheduler stopped it
+            # Now, not when Tune reuses or ends the actor: the job would train on until then.
+            # The trial's job ends Stopped with this reason (and its own end time).
+            actor = trial_actor(trial)
+            if actor is not None:
+                actor.end_job.remote(
+                    f"stopped by the tuner at round {result.get(ROUND)} ({self.objective}="
+                    f"{result.get(OBJECTIVE)}): early stopping ({self.early_stopping}) found "
+                    "it behind the other trials")
+
     def on_trial_complete(self, iteration, trials, trial, **info):
-        result = trial.last_result or {}
-        job = self._job(trial)
-        if not result.get("job_status"):  # Tune stopped it before its training job ended
-            close(job, Status.STOPPED, f"stopped by the tuner at round {result.get(ROUND)} "
-                   f"({self.objective}={result.get(OBJECTIVE)}): early stopping found it behind "
-                   "the other trials at that round, or the tuning job ended")
-        self._line(trial, job)
+        self._line(trial, self._job(trial))
 
     def on_trial_error(self, iteration, trials, trial, **info):
         job = self._job(trial)
@@ -95,7 +105,7 @@ class OptunaSearch(_OptunaSearch):
 
     Tune hands the searcher a stopped trial's last result, and OptunaSearch would record its
     objective at that early round as the configuration's final value (COMPLETE): TPE would
-    then compare a round-16 value with other trials' round-150 values. A pruned trial keeps
+    then compare a round-15 value with other trials' round-150 values. A pruned trial keeps
     its intermediate values and ranks below the completed ones, as Optuna's own pruners do.
     """
 
@@ -134,3 +144,29 @@ class Stopper(tune.Stopper):
             if TuningJobRecord.load(self.tuning).StopRequested:
                 self.reason = "stop requested"
         return bool(self.reason)
+
+
+class MedianStopping(FIFOScheduler):
+    """``early_stopping_type: Auto``: SageMaker's median rule (:class:`_search_space.MedianRule`)
+    at each round a trial reports before its last.
+
+    Not Ray's ``MedianStoppingRule``: it compares a trial's *best* value so far (SageMaker:
+    the current one), averages only the results Tune was sent (a trial here reports at a
+    few rounds, not all), and *pauses* a trial while it lacks samples and others wait, which
+    would checkpoint and restart a training job that cannot be paused.
+    """
+
+    def __init__(self, maximize: bool, min_samples: int):
+        super().__init__()
+        self.rule = _search_space.MedianRule(maximize, min_samples)
+
+    def on_trial_result(self, tune_controller, trial, result: dict) -> str:
+        if result.get("job_status") or RUNNING_MEAN not in result:  # a final report: nothing to stop
+            return TrialScheduler.CONTINUE
+        rnd, value = result[ROUND], result[OBJECTIVE]
+        stop, median, n = self.rule.decide(trial.trial_id, rnd, value, result[RUNNING_MEAN])
+        if median is not None:
+            log.info("early stopping: %s at round %s: objective %.6g vs the median %.6g of %d "
+                     "other jobs' running averages -> %s", job_of(trial), rnd, value, median, n,
+                     "stop" if stop else "continue")
+        return TrialScheduler.STOP if stop else TrialScheduler.CONTINUE

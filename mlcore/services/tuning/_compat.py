@@ -36,6 +36,17 @@ def stop_training_thread(session, timeout_s: float) -> bool:
     return True
 
 
+def trial_actor(trial):
+    """The Ray actor a Tune trial runs in (None when it has none now).
+
+    Why private: Tune keeps the handle on the trial's ``temporary_state`` only. When the
+    scheduler stops a trial, Tune just stops asking its actor for results and, with
+    ``reuse_actors``, keeps the actor for the next trial: the trial's training job would
+    run on until then. The driver's callback calls the actor at once to end the job.
+    """
+    return getattr(getattr(trial, "temporary_state", None), "ray_actor", None)
+
+
 def distribution_contains(dist, value) -> bool:
     """Whether an Optuna distribution admits ``value``.
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mlcore import _registry, _storage, _tracking
 from mlcore.records import Status, TrainingJobRecord, TuningJobRecord
-from mlcore.services import _lifecycle
+from mlcore.services import _lifecycle, training
 from mlcore.services.tuning import _search_space
 from mlcore.services.tuning._compat import distribution_contains
 from mlcore.specs import TuningJob
@@ -112,10 +112,11 @@ def _metric_key(name: str) -> str:
 def _register(spec: TuningJob, record, job: str) -> dict | None:
     reg = spec.registration
     group = (reg.model_package_group_name if reg and reg.model_package_group_name else record.name)
-    rec = TrainingJobRecord.load(job)
-    if not rec.MlflowModelUri:
+    uri = training.ensure_mlflow_model(job)  # trials do not log theirs (only this one is used)
+    if not uri:
         return None
-    pkg = _registry.register(rec.MlflowModelUri, group, reg.approval_status if reg else "PendingManualApproval",
+    rec = TrainingJobRecord.load(job)
+    pkg = _registry.register(uri, group, reg.approval_status if reg else "PendingManualApproval",
                              f"best training job of tuning job {record.name}",
                              tags={"job_name": job, "run_id": rec.MlflowRunId, "model_data": rec.ModelArtifacts,
                                    "tuning_job": record.name})

@@ -1,20 +1,21 @@
 """Running a tuning job on Ray Tune: each trial is a training job of the estimator.
 
 spec -> checks (ranges against the algorithm, the objective it reports) -> tuning record and
-MLflow parent run -> Ray Tune ``Tuner`` (OptunaSearch / random / grid; ASHA when early
-stopping) whose trials run training jobs -> best job, results table, plots, registered
-model -> record (Completed | Failed | Stopped).
+MLflow parent run -> Ray Tune ``Tuner`` (OptunaSearch / random / grid; SageMaker's median
+rule when early stopping, ASHA for Hyperband) whose trials run training jobs -> best job,
+results table, plots, registered model -> record (Completed | Failed | Stopped).
 
-A trial runs its training job from a Tune trial actor that holds no CPU (the job's Ray Train
-workers hold them). The job's metrics reach the trial through the side channel every
-training job already has (about once a second, never through Ray Train's blocking report);
-the trial passes each objective value on to Tune with its round, which is what ASHA's rungs
-count. When ASHA stops a trial, Tune ends the trial actor, and with it the job's Ray Train
-run; the driver then marks that job Stopped.
+A trial runs its training job from a Tune trial actor that holds no CPU (the job's workers
+hold them); the actor is reused for the next trial. The job's metrics reach the trial
+through the side channel every training job has; the trial passes the objective on to Tune
+only at the decision rounds (where early stopping may stop it, the same for every trial)
+and at the end, since each report waits for Tune's controller. When early stopping stops a
+trial, its job is stopped before the actor takes the next trial (or goes), and ends Stopped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -29,9 +30,9 @@ from mlcore.records import Status, TrainingJobRecord, TuningJobRecord
 from mlcore.services import training
 from mlcore.services._lifecycle import claim_name, driver, finish
 from mlcore.services.tuning import _results as _tuning_results
-from mlcore.services.tuning import _search_space, _warm_start
+from mlcore.services.tuning import _search_space, _strategy, _warm_start
 from mlcore.services.tuning._static import TUNING_OBJECTIVE, log_overrides, static_hyperparameters
-from mlcore.services.tuning._trial import OBJECTIVE, ROUND, TrialNamer, job_of, trainable, trial_job
+from mlcore.services.tuning._trial import OBJECTIVE, TrialNamer, job_of, trainable, trial_job
 from mlcore.specs import CategoricalRange, TuningJob, check_name
 
 log = logging.getLogger("mlcore")
@@ -182,32 +183,12 @@ def _searcher(spec: TuningJob, study_uri: str | None, parallel: int):
 
         # (Tune's max_concurrent_trials only caps a Searcher; this generator caps itself.)
         return BasicVariantGenerator(random_state=spec.random_seed, max_concurrent=parallel)
-    import optuna
-
     from mlcore.services.tuning._callbacks import OptunaSearch
 
-    # n_startup_trials: random trials before TPE models the space (Optuna's default is 10,
-    # half of a 20-job budget); warm-start trials count towards it.
-    startup = max(2, min(10, spec.max_jobs // 5))
-    sampler = optuna.samplers.TPESampler(seed=spec.random_seed, n_startup_trials=startup,
-                                         constant_liar=spec.max_parallel_jobs > 1)
     return OptunaSearch(space=_search_space.optuna_distributions(spec.hyperparameter_ranges),
                         metric=OBJECTIVE, mode="max" if spec.maximize() else "min",
-                        sampler=sampler, study_name=spec.name,
+                        sampler=_strategy.sampler(spec), study_name=spec.name,
                         storage=_search_space.study_storage(study_uri) if study_uri else None)
-
-
-def _scheduler(spec: TuningJob, static: dict):
-    if spec.early_stopping_type == "Off" and spec.strategy != "Hyperband":
-        return None
-    from ray.tune.schedulers import ASHAScheduler
-
-    budget, grace = _search_space.round_budget(static, spec.hyperparameter_ranges)
-    # max_t one past the budget: ASHA stops a trial that reaches max_t, and a trial reporting
-    # its last round must be let finish (commit its model), not cut off.
-    return ASHAScheduler(time_attr=ROUND, metric=OBJECTIVE, mode="max" if spec.maximize() else "min",
-                         max_t=budget + 1, grace_period=grace, reduction_factor=3,
-                         brackets=3 if spec.strategy == "Hyperband" else 1)
 
 
 def concurrency(spec: TuningJob) -> int:
@@ -257,8 +238,8 @@ def run(spec: TuningJob, name: str, resume: bool = False, logs: bool = True) -> 
             study_dir = Path(_storage.child(str(constants.home()), STUDIES, name))
             study_dir.mkdir(parents=True, exist_ok=True)
             record.update(StudyUri=f"sqlite:///{study_dir / 'study.db'}")
-        tuner = _tuner(spec, static, record, resume, logs)
-        tuner.fit()
+        with _tune_environment():
+            _tuner(spec, static, record, resume, logs).fit()
         _close_leftovers(name)
         return _tuning_results.finish(spec, TuningJobRecord.load(name))
     except BaseException as exc:
@@ -284,6 +265,31 @@ def _close_leftovers(name: str) -> None:
                   "training job finished stopping")
 
 
+@contextlib.contextmanager
+def _tune_environment():
+    """Ray Tune's settings that only its environment sets, for one tuning job (Tune reads
+    them when the run starts), then the caller's values back."""
+    wanted = {
+        "RAY_AIR_NEW_OUTPUT": "0",  # Tune's own tables: we print a line per trial
+        # Tune's CSV / JSON / TensorBoard files per trial: the records and MLflow hold it all
+        "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
+        "TUNE_GLOBAL_CHECKPOINT_S": str(constants.get("MLCORE_TUNE_STATE_SAVE_S")),
+    }
+    saved = {k: os.environ.get(k) for k in wanted}
+    os.environ.update({k: v for k, v in wanted.items() if saved[k] is None})
+    # Without those files Tune's result grid warns that it found no metrics for any trial.
+    analysis = logging.getLogger("ray.tune.analysis.experiment_analysis")
+    level = analysis.level
+    analysis.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        analysis.setLevel(level)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+
+
 def _range_params(spec: TuningJob) -> dict:
     return {f"range.{n}": (r.values if isinstance(r, CategoricalRange)
                            else f"[{r.min_value}, {r.max_value}] {r.scaling_type}")
@@ -296,14 +302,14 @@ def _tuner(spec: TuningJob, static: dict, record, resume: bool, logs: bool):
     from mlcore.services.tuning._callbacks import Recorder, Stopper
 
     estimator = spec.estimator.model_copy(update={"hyperparameters": static})
+    rule, rounds = _strategy.early_stopping(spec, static)
     context = {"tuning": record.name, "estimator": estimator.model_dump(mode="json", by_alias=True),
                "objective": spec.objective_metric_name, "parent_run_id": record.MlflowRunId,
-               "session": _session.environment()}
+               "session": _session.environment(), "early_stopping": rule,
+               "decision_rounds": rounds}
     # The trial holds no CPU: its training job's Ray Train workers do (Tune refuses an empty
     # resource request, hence one byte of memory).
     wrapped = tune.with_resources(tune.with_parameters(trainable(), context=context), {"memory": 1})
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's own tables: we print a line per trial
-    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", str(constants.get("MLCORE_TUNE_STATE_SAVE_S")))
     grid = spec.strategy == "Grid"
     param_space = _search_space.tune_domains(spec.hyperparameter_ranges, grid=grid) if spec.strategy != "Bayesian" else {}
     storage_fs, storage_path = _storage.pyarrow_filesystem(record.OutputPath)
@@ -321,15 +327,15 @@ def _tuner(spec: TuningJob, static: dict, record, resume: bool, logs: bool):
         wrapped, param_space=param_space,
         tune_config=tune.TuneConfig(
             # metric and mode are set on the searcher and the scheduler themselves
-            search_alg=searcher, scheduler=_scheduler(spec, static),
+            search_alg=searcher, scheduler=_strategy.scheduler(spec, static),
             num_samples=samples, max_concurrent_trials=parallel if spec.strategy == "Bayesian" else None,
-            time_budget_s=spec.max_runtime_in_seconds, reuse_actors=False,
+            time_budget_s=spec.max_runtime_in_seconds, reuse_actors=True,
             trial_name_creator=TrialNamer(record.name, len(record.TrainingJobs)),
             trial_dirname_creator=job_of),
         run_config=tune.RunConfig(
             name=EXPERIMENT, storage_path=storage_path, storage_filesystem=storage_fs,
             stop=Stopper(record.name, spec.completion_criteria_config, spec.maximize()),
-            callbacks=[Recorder(record.name, spec.objective_metric_name, spec.max_jobs, logs)],
+            callbacks=[Recorder(record.name, spec.objective_metric_name, spec.max_jobs, logs, rule)],
             failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
             verbose=0, log_to_file=True))
 

@@ -2,7 +2,7 @@
 
 * ranges -> Optuna distributions (Bayesian) or Ray Tune domains (Random, Hyperband, Grid);
 * warm start: which of a parent's evaluated trials still fit a (possibly changed) space;
-* early stopping: the round budget ASHA works with;
+* early stopping: the round budget, the rounds a trial reports at, SageMaker's median rule;
 * completion: when the job may end before max_jobs.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import statistics
 from dataclasses import dataclass
 
 from mlcore.specs import CategoricalRange, CompletionCriteria, ContinuousRange, IntegerRange
@@ -157,6 +158,50 @@ def round_budget(fixed: dict, ranges: dict, default: int = 100) -> tuple[int, in
         max_t = default
     max_t = max(1, max_t)
     return max_t, max(1, max_t // 9)
+
+
+def decision_rounds(budget: int, hyperband_grace: int | None = None) -> list[int]:
+    """The rounds at which early stopping may stop a trial, the same for every trial: a
+    trial reports to Tune only there (and once at the end), since each report waits for
+    Tune's controller. Before the last round: nothing is left to save there.
+
+    Median rule (``hyperband_grace`` None): every tenth of the budget from the first tenth
+    on; the first tenth is the grace period (an XGBoost job's loss at round 15 of 150 already
+    ranks the configurations, and the rule compares the current value with running averages,
+    which lag behind, so an early check stops only clearly poor trials). ASHA (Hyperband):
+    its rungs, ``grace * 3**k``, whatever bracket a trial runs in.
+    """
+    if hyperband_grace is not None:
+        rungs, r = [], max(1, hyperband_grace)
+        while r < budget:
+            rungs.append(r)
+            r *= 3
+        return rungs
+    return sorted({max(1, round(budget * k / 10)) for k in range(1, 10)} - {budget})
+
+
+class MedianRule:
+    """SageMaker's Auto early stopping: a training job stops when its objective at a round is
+    worse than the median of the running averages (mean over rounds 1..that round) that the
+    other jobs had at the same round, once ``min_samples`` other jobs have reached it.
+
+    Trials report at the same rounds (:func:`decision_rounds`), so rounds match exactly.
+    """
+
+    def __init__(self, maximize: bool, min_samples: int = 3):
+        self.maximize, self.min_samples = maximize, min_samples
+        self.means: dict[int, dict[str, float]] = {}  # round -> {trial: running average}
+
+    def decide(self, trial: str, rnd: int, value: float, running_mean: float) -> tuple[bool, float | None, int]:
+        """Record ``trial``'s running average at ``rnd``; return (stop?, the median it was
+        compared with or None, how many other trials that median is over)."""
+        others = [m for t, m in self.means.get(rnd, {}).items() if t != trial]
+        if math.isfinite(running_mean):
+            self.means.setdefault(rnd, {})[trial] = running_mean
+        if len(others) < self.min_samples or not math.isfinite(value):
+            return False, None, len(others)
+        median = statistics.median(others)
+        return (value < median if self.maximize else value > median), median, len(others)
 
 
 class CompletionPolicy:
