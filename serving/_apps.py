@@ -78,9 +78,22 @@ def _actor_options(resources: dict[str, float]) -> dict:
     return options
 
 
+# A variant that may scale to zero reports its load this often (Serve's default: 10 s).
+# At zero replicas Serve's router does push at once when a request arrives, but it pushes the
+# queue lengths it recorded before (zeros: the new request is not among them), so the
+# controller learned of the request only at the next regular push: a first request took
+# ~11 s, of which ~1.3 s starting the replica (issue 14). The short look-back keeps the
+# record interval (a fifth of it) short as well. The cost: a few small messages a second to
+# the controller per such variant, from its handles and replicas.
+WAKE_METRICS = {"metrics_interval_s": 0.25, "look_back_period_s": 2.0}
+
+
 def _scale(variant: Variant) -> dict:
     if variant.autoscaling:
-        return {"autoscaling_config": variant.autoscaling}
+        config = dict(variant.autoscaling)
+        if config.get("min_replicas", 1) == 0:  # can scale to zero (Serve's default: 1)
+            config = {**WAKE_METRICS, **config}
+        return {"autoscaling_config": config}
     return {"num_replicas": variant.replicas}
 
 
@@ -96,7 +109,7 @@ def _variant_server(variant: Variant, spec: ModelSpec, deployment: str, settings
         # at least a full batch in flight per replica, or batching could never fill one
         max_ongoing_requests=max(variant.max_ongoing_requests, settings.batch_size),
         logging_config=_quiet(),
-    ).bind(spec, settings.batch_size, settings.batch_wait_ms)
+    ).bind(spec, settings.batch_size, settings.batch_wait_ms, settings.batch_gap_ms)
 
 
 def _variant_backend(variant: Variant, settings: Settings):

@@ -30,10 +30,11 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from mlcore import _storage
+from serving._batch import Batcher
 from serving._capture import Capture, new_inference_id
 from serving._errors import BadRequest
 from serving._log import replica_log as log
-from serving._model import ModelSpec, _batch_method, _Batched, _load
+from serving._model import ModelSpec, _load
 from serving._payload import parse, read_body, render
 from serving._state import _state
 from serving._types import Settings, secret_hash
@@ -49,7 +50,7 @@ def _response(status: int, body: dict, headers: dict | None = None) -> Response:
                     headers=headers)
 
 
-class Ingress(_Batched):
+class Ingress:
     """The endpoint's HTTP entry: auth, payload limit, parsing, variant choice, timeout.
 
     ``backends`` maps variant name to a :class:`ModelSpec` (loaded here: the one-variant fast
@@ -72,7 +73,8 @@ class Ingress(_Batched):
             else:
                 self._handles[variant] = backend
         self._weights = dict(weights)
-        self._set_batching(settings.batch_size, settings.batch_wait_ms)
+        self._batcher = Batcher(self._predict_one, settings.batch_size,
+                                settings.batch_wait_ms / 1000, settings.batch_gap_ms / 1000)
         # per variant: invocations, errors, latency ms, model loads (multi-model)
         self._pending = {v: [0, 0, 0.0, 0] for v in backends}
         self._state, self._syncing = _state(name), None
@@ -122,7 +124,7 @@ class Ingress(_Batched):
     def _refuse(self, request) -> Response | None:
         """The answer to anything but an authorized ``POST .../invocations``: the health
         check (open to all, as SageMaker's), a 401, or a 404; None to go on."""
-        path = request.url.path.rstrip("/").rsplit("/", 1)[-1]
+        path = request.scope["path"].rstrip("/").rsplit("/", 1)[-1]  # not .url: built per call
         if path == "ping" and request.method == "GET":
             return _response(200, {"status": "Healthy"})
         if self.settings.auth and not self._authorized(request.headers):
@@ -191,9 +193,10 @@ class Ingress(_Batched):
         return render(await self._timed(work), accept, await self._container(variant))
 
     async def _timed(self, work):
-        try:
-            return await asyncio.wait_for(work, self.settings.timeout_s)
-        except asyncio.TimeoutError:
+        try:  # asyncio.timeout, not wait_for: no extra task per request
+            async with asyncio.timeout(self.settings.timeout_s):
+                return await work
+        except TimeoutError:
             raise BadRequest(504, f"the model did not answer within {self.settings.timeout_s} s "
                                   "(the endpoint's timeout_s)") from None
 
@@ -203,7 +206,7 @@ class Ingress(_Batched):
         _, model, _ = self._local
         return await self._timed(asyncio.to_thread(self._handle, model, raw, ctype, accept))
 
-    def _predict_one(self, X):  # what _Batched calls, alone or on a batch
+    def _predict_one(self, X):  # what the batcher calls, alone or on a batch
         _, model, predict = self._local
         return predict(model, X)
 
@@ -224,7 +227,7 @@ class Ingress(_Batched):
 
     async def _route(self, variant: str, X: np.ndarray) -> np.ndarray:
         if self._local and self._local[0] == variant:
-            return await self._infer(X)
+            return await self._batcher(X)
         backend = self._handles[variant]
         if isinstance(backend, list):  # an inference pipeline: stage by stage
             for stage in backend:
@@ -275,9 +278,6 @@ class Ingress(_Batched):
             except Exception as e:  # the endpoint is being deleted; keep serving meanwhile
                 log.debug("endpoint state not reachable: %s", e)
             await asyncio.sleep(1.0)
-
-
-Ingress._batch = _batch_method()
 
 
 def multi_model_ingress(max_models: int) -> type[Ingress]:

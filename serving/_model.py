@@ -1,9 +1,8 @@
 """The model side of a replica: loading a :class:`ModelSpec` and predicting, one request per
-call or batched with ``@serve.batch``."""
+call or batched (:mod:`serving._batch`)."""
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mlcore import _storage
+from serving._batch import Batcher
 
 
 @dataclass(frozen=True)
@@ -45,52 +45,15 @@ def _load(spec: ModelSpec):
     return model, (spec.n_features(model) if spec.n_features else None)
 
 
-class _Batched:
-    """Mixin: ``self._infer(X)`` runs ``self._predict_one(X)`` directly when it is the only
-    request in the replica (no wait), else coalesced with the requests arriving within
-    ``batch_wait_ms`` into one model call."""
-
-    def _set_batching(self, size: int, wait_ms: float) -> None:
-        self._batching, self._inflight = size > 1, 0
-        if self._batching:
-            self._batch.set_max_batch_size(size)
-            self._batch.set_batch_wait_timeout_s(wait_ms / 1000)
-
-    async def _infer(self, X: np.ndarray) -> np.ndarray:
-        # The model runs in a thread: the event loop keeps taking (and batching) requests,
-        # and a timeout can answer while a slow call is still running.
-        self._inflight += 1
-        try:
-            if not self._batching or self._inflight == 1:
-                return np.asarray(await asyncio.to_thread(self._predict_one, X))
-            return await self._batch(X)
-        finally:
-            self._inflight -= 1
-
-    async def _batch_impl(self, Xs: list[np.ndarray]) -> list[np.ndarray]:
-        if len(Xs) > 1 and len({x.shape[1] for x in Xs}) == 1:
-            out = np.asarray(await asyncio.to_thread(self._predict_one, np.concatenate(Xs)))
-            return np.split(out, np.cumsum([len(x) for x in Xs])[:-1])
-        return [np.asarray(await asyncio.to_thread(self._predict_one, x)) for x in Xs]
-
-
-def _batch_method():
-    from ray import serve
-
-    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.002)
-    async def _batch(self, Xs):
-        return await self._batch_impl(Xs)
-
-    return _batch
-
-
-class VariantServer(_Batched):
+class VariantServer:
     """A variant's replica behind the ingress: loads the model, predicts batches."""
 
-    def __init__(self, model: ModelSpec, batch_size: int = 32, batch_wait_ms: float = 2.0):
+    def __init__(self, model: ModelSpec, batch_size: int = 32, batch_wait_ms: float = 10.0,
+                 batch_gap_ms: float = 1.0):
         self.model, self.n_features = _load(model)
         self._predict, self._container = model.predict, model.container
-        self._set_batching(batch_size, batch_wait_ms)
+        self._batcher = Batcher(self._predict_one, batch_size, batch_wait_ms / 1000,
+                                batch_gap_ms / 1000)
 
     def _predict_one(self, X):
         return self._predict(self.model, X)
@@ -102,7 +65,4 @@ class VariantServer(_Batched):
         return self._container
 
     async def predict(self, X: np.ndarray) -> np.ndarray:
-        return await self._infer(X)
-
-
-VariantServer._batch = _batch_method()
+        return await self._batcher(X)

@@ -114,6 +114,15 @@ def _csv(body: bytes) -> np.ndarray:
         text = body.decode()
     except UnicodeDecodeError:
         raise BadRequest(400, "CSV body is not UTF-8 text") from None
+    # One row, the usual request: split and cast, 2-3x faster than loadtxt. ASCII without "_":
+    # Python's float() also takes "1_0" and non-ASCII digits, which loadtxt refuses.
+    row = text.strip()
+    if "\n" not in row and row.isascii() and "_" not in row:
+        try:
+            with np.errstate(over="ignore"):
+                return np.array(row.split(","), dtype=np.float32)[None, :]
+        except ValueError:
+            pass  # loadtxt below names what is wrong (or reads what this does not: comments)
     try:
         with np.errstate(over="ignore"):  # out-of-range numbers: refused by _check_finite
             return np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.float32, ndmin=2)

@@ -42,7 +42,8 @@ class Settings:
     timeout_s: float = 60.0
     auth: tuple[str, str] | None = None  # ("bearer" | "api_key", sha256 hex of the secret)
     batch_size: int = 32  # 1 turns batching off
-    batch_wait_ms: float = 2.0
+    batch_wait_ms: float = 10.0  # the longest a request waits for others (serving._batch)
+    batch_gap_ms: float = 1.0  # a batch stops waiting when no request joined for this long
     capture: CaptureConfig | None = None  # data capture (sampled requests and responses)
 
 

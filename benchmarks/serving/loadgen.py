@@ -1,5 +1,6 @@
 """Load generator (its own process): ``n`` POSTs of one body at ``concurrency`` connections,
-as fast as the server answers; prints one JSON line (throughput, p50/p99 ms, errors)."""
+as fast as the server answers; prints one JSON line (throughput, p50/p99 ms, errors; with
+``--latencies``, every request's latency too)."""
 
 from __future__ import annotations
 
@@ -35,10 +36,16 @@ async def main(url: str, body: bytes, headers: dict, n: int, concurrency: int) -
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         wall = time.perf_counter() - start
-    latencies.sort()
-    return {"requests": n, "concurrency": concurrency, "seconds": round(wall, 3),
-            "rps": round(n / wall, 1), "p50_ms": round(latencies[len(latencies) // 2], 2),
-            "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 2), "errors": errors}
+    return {**summary(latencies, concurrency, wall, errors), "latencies_ms": latencies}
+
+
+def summary(latencies: list[float], concurrency: int, seconds: float, errors: int) -> dict:
+    """Throughput and p50/p99 of requests that took ``latencies`` (ms) in ``seconds``."""
+    latencies = sorted(latencies)
+    n = len(latencies)
+    return {"requests": n, "concurrency": concurrency, "seconds": round(seconds, 3),
+            "rps": round(n / seconds, 1), "p50_ms": round(latencies[n // 2], 2),
+            "p99_ms": round(latencies[int(n * 0.99) - 1], 2), "errors": errors}
 
 
 if __name__ == "__main__":
@@ -49,7 +56,11 @@ if __name__ == "__main__":
     p.add_argument("--header", action="append", default=[], help="NAME=VALUE")
     p.add_argument("-n", type=int, default=500)
     p.add_argument("-c", "--concurrency", type=int, default=1)
+    p.add_argument("--latencies", action="store_true", help="also print each request's latency")
     a = p.parse_args()
     headers = {"Content-Type": a.content_type, **dict(h.split("=", 1) for h in a.header)}
     body = open(a.body_file, "rb").read()
-    print(json.dumps(asyncio.run(main(a.url, body, headers, a.n, a.concurrency))))
+    out = asyncio.run(main(a.url, body, headers, a.n, a.concurrency))
+    if not a.latencies:
+        del out["latencies_ms"]
+    print(json.dumps(out))

@@ -1,14 +1,17 @@
 """The project: the same model on an mlcore endpoint (its own local Ray). Prints ``ready``
-once serving; exits (Ray shut down) when stdin closes.
+once serving; exits (Ray shut down) when stdin closes. Each line read from stdin is answered
+with ``zero`` once the endpoint runs no replica (a serverless one has scaled to zero).
 
-Run: ``python serve_mlcore.py MODEL_DIR PORT BATCH_SIZE[:WAIT_MS] [plain|serverless|mme:PREFIX]``
-(WAIT_MS: the batching wait, 2 ms by default). The
-replica reserves all ``MLCORE_NUM_CPUS`` (2): the machine the bare app's process may use too."""
+Run: ``python serve_mlcore.py MODEL_DIR PORT BATCH_SIZE[:WAIT_MS[:GAP_MS]] [plain|serverless|mme:PREFIX]``
+(WAIT_MS: the longest batching wait, GAP_MS: the arrival gap that ends it sooner, see
+``serving._batch``; unset: the defaults of ``serving.Settings``). The replica reserves all
+``MLCORE_NUM_CPUS`` (2): the machine the bare app's process may use too."""
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 
 os.environ["MLCORE_SERVE_PORT"] = sys.argv[2]
 os.environ.setdefault("MLCORE_NUM_CPUS", "2")
@@ -35,10 +38,13 @@ else:
     spec = serving.ModelSpec(sys.argv[1], load, predict, features)
     variant = serving.Variant("AllTraffic", spec,
                               resources={"CPU": float(os.environ["MLCORE_NUM_CPUS"])})
-size, _, wait = sys.argv[3].partition(":")
-serving.deploy("bench", [variant], serving.Settings(batch_size=int(size),
-                                                    batch_wait_ms=float(wait or 2)))
+size, *wait = sys.argv[3].split(":")
+batching = dict(zip(("batch_wait_ms", "batch_gap_ms"), map(float, wait), strict=False))
+serving.deploy("bench", [variant], serving.Settings(batch_size=int(size), **batching))
 print("ready", flush=True)
-sys.stdin.read()
+for _ in sys.stdin:  # no replica at all: a stopping one still answers while it drains
+    while any(serving.status("bench")["deployments"]["ingress"]["replicas"].values()):
+        time.sleep(0.1)
+    print("zero", flush=True)
 serving.delete("bench")
 ray.shutdown()

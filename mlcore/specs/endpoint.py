@@ -169,7 +169,14 @@ class BatchingSpec(Spec):
     """Requests arriving together are predicted in one model call."""
 
     max_batch_size: int = Field(32, ge=1, le=4096, description="Most requests per model call; 1 turns batching off.")
-    max_wait_ms: float = Field(2.0, ge=0, le=1000, description="Longest a request waits for others to join.")
+    max_wait_ms: float = Field(10.0, ge=0, le=1000, description=(
+        "Longest a request waits for others to join. A batch waits only for as many requests as "
+        "the replica held at once lately (a lone client's requests never wait), and only while "
+        "they keep arriving (arrival_gap_ms)."))
+    arrival_gap_ms: float = Field(1.0, ge=0, le=1000, description=(
+        "A batch stops waiting once no request has joined for this long (or for three times "
+        "the recent interval between arrivals, when longer); set to max_wait_ms, only "
+        "max_wait_ms and the expected count end the wait."))
 
 
 class AuthSpec(Spec):

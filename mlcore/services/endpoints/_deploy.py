@@ -147,7 +147,8 @@ def _settings(spec: Endpoint):
     return serving.Settings(max_payload_bytes=int(spec.max_payload_mb * 1024 * 1024),
                             timeout_s=spec.timeout_s, auth=auth,
                             batch_size=spec.batching.max_batch_size,
-                            batch_wait_ms=spec.batching.max_wait_ms, capture=capture)
+                            batch_wait_ms=spec.batching.max_wait_ms,
+                            batch_gap_ms=spec.batching.arrival_gap_ms, capture=capture)
 
 
 def capture_destination(spec: Endpoint) -> str:
