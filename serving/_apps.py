@@ -82,7 +82,7 @@ def _actor_options(resources: dict[str, float]) -> dict:
 # At zero replicas Serve's router does push at once when a request arrives, but it pushes the
 # queue lengths it recorded before (zeros: the new request is not among them), so the
 # controller learned of the request only at the next regular push: a first request took
-# ~11 s, of which ~1.3 s starting the replica (issue 14). The short look-back keeps the
+# ~11 s, of which ~1.3 s starting the replica. The short look-back keeps the
 # record interval (a fifth of it) short as well. The cost: a few small messages a second to
 # the controller per such variant, from its handles and replicas.
 WAKE_METRICS = {"metrics_interval_s": 0.25, "look_back_period_s": 2.0}

@@ -1,6 +1,6 @@
 """Dynamic batching in a replica: requests that arrive together share one model call.
 
-The wait adapts to the load instead of being fixed (issue 14: a fixed 2 ms wait closed
+The wait adapts to the load instead of being fixed (measured: a fixed 2 ms wait closed
 batches too early at 64 connections, a fixed 10 ms one cost every request its wait at 8).
 A batch waits only for requests that are likely to come:
 

@@ -6,7 +6,7 @@ on any other logger (``mlcore``) finds no handler in a replica, so Python's last
 handler writes it to ``sys.stderr``, and with ``RAY_SERVE_LOG_TO_STDERR=0`` (part of the
 throughput-optimized mode mlcore runs HAProxy with) Serve has replaced ``sys.stderr`` with a
 stream into ``ray.serve`` at INFO, below the WARNING level mlcore gives Serve's logs: the
-record was dropped. That is why a 500 left the replica log empty (issue 12, item 4).
+record was dropped. That is why a 500 left the replica log empty.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Errors that hide their cause (issue 12, item 7): validation reaches the output locations a
+"""Errors that hide their cause: validation reaches the output locations a
 run would trip on, and a run's failure reason is one line that names the field and keeps the
 root cause (never a remote traceback, never SQLAlchemy's "Background on this error" line).
 

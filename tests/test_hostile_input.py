@@ -1,4 +1,4 @@
-"""Hostile and mistaken input is refused before anything is written (issue 12, items 1 and 5).
+"""Hostile and mistaken input is refused before anything is written.
 
 Names: SageMaker's one rule (letters, digits and hyphens; 63 characters, a tuning job's 32)
 at every entry point (the CLI's flags and arguments, the facade's keyword arguments, the spec

@@ -1,4 +1,4 @@
-"""Crashed drivers, exposed listeners, slow clients and secrets (issue items 3, 6 and 8).
+"""Crashed drivers, exposed listeners, slow clients and secrets.
 
 One endpoint driver (`mlcore deploy`, its own local Ray with the HAProxy ingress) is probed as
 an attacker on the host would probe it, then SIGKILLed; a new driver must deploy on the same

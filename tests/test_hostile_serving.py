@@ -1,4 +1,4 @@
-"""Hostile requests and unapproved models (issue 12, items 2, 4 and 9).
+"""Hostile requests and unapproved models.
 
 Over real HTTP on 127.0.0.1, through the session's ingress (HAProxy by default), against ONE
 endpoint with a 1 MB payload limit: a 200 MB chunked body is refused at the limit without the
@@ -138,7 +138,7 @@ def _wait_until_direct(url: str, pid: int, timeout: float = 30.0) -> None:
     """Wait until HAProxy sends requests straight to the replica's own HTTP server. Right
     after a deploy it routes them through Serve's proxy actor (its fallback), which forwards
     bodies over Ray in batches of whatever it has buffered: the replica then holds tens of MB
-    whatever mlcore does (Ray's design; see the report of issue 12). A direct request shows
+    whatever mlcore does (Ray's design). A direct request shows
     as bytes the replica itself reads from its socket."""
     deadline = time.monotonic() + timeout
     while True:

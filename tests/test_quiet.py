@@ -1,5 +1,5 @@
 """First contact is quiet: Ray's, Serve's and Train's own output goes to a log file under
-$MLCORE_HOME, the terminal shows the job's progress and results (issue 13, item 10)."""
+$MLCORE_HOME, the terminal shows the job's progress and results."""
 
 from __future__ import annotations
 

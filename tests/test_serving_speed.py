@@ -1,4 +1,4 @@
-"""What the serving speed-ups (issue 14) must not break: the adaptive batcher's policy (no
+"""What the serving speed-ups must not break: the adaptive batcher's policy (no
 Ray: its decisions, never its timings), and a serverless endpoint that answers its first
 request from zero replicas and goes back to zero when idle."""
 
