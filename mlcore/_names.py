@@ -28,6 +28,7 @@ TUNING_JOB_MAX = 32
 ENDPOINT_MAX = 63
 MODEL_PACKAGE_GROUP_MAX = 63
 VARIANT_MAX = 63
+TRANSFORM_JOB_MAX = 63
 
 # A channel name is SageMaker's ChannelName ([A-Za-z0-9.-_]{1,64}); it becomes the folder
 # <input>/data/<channel> and SM_CHANNEL_<NAME>, so "." and ".." (all dots) are refused too.

@@ -123,6 +123,10 @@ def _csv(body: bytes) -> np.ndarray:
                 return np.array(row.split(","), dtype=np.float32)[None, :]
         except ValueError:
             pass  # loadtxt below names what is wrong (or reads what this does not: comments)
+    if len(body) > _ARROW_CSV_BYTES:
+        X = _arrow_csv(body)
+        if X is not None:
+            return X
     try:
         with np.errstate(over="ignore"):  # out-of-range numbers: refused by _check_finite
             return np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.float32, ndmin=2)
@@ -136,6 +140,26 @@ def _csv(body: bytes) -> np.ndarray:
         except ValueError as e:
             error = e
     raise BadRequest(400, f"CSV rows must be numbers separated by commas: {error}") from None
+
+
+_ARROW_CSV_BYTES = 64 * 1024  # above this, pyarrow's reader (about 2x loadtxt's speed)
+
+
+def _arrow_csv(body: bytes) -> np.ndarray | None:
+    """Many CSV rows of numbers through pyarrow's reader (an empty field or ``nan`` is NaN);
+    None when it cannot read them as numbers, so loadtxt's pass names the problem."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    try:
+        table = pcsv.read_csv(io.BytesIO(body), read_options=pcsv.ReadOptions(
+            autogenerate_column_names=True, use_threads=False))
+        if not all(pa.types.is_floating(t) or pa.types.is_integer(t) for t in table.schema.types):
+            return None  # a text column (or a null one) is loadtxt's to explain
+        return np.column_stack([c.to_numpy().astype(np.float32, copy=False)
+                                for c in table.columns])
+    except (pa.ArrowInvalid, ValueError):
+        return None
 
 
 def _libsvm(body: bytes, n_features: int | None) -> np.ndarray:

@@ -115,9 +115,9 @@ def test_validate_cli(tmp_path):
 
 
 def test_committed_json_schema_is_current():
-    from mlcore.specs import Endpoint, TuningJob
+    from mlcore.specs import Endpoint, TransformJob, TuningJob
 
-    for model in (TrainingJob, TuningJob, Endpoint):
+    for model in (TrainingJob, TuningJob, Endpoint, TransformJob):
         path = Path(__file__).parents[1] / f"configs/schema/{model.__name__}.schema.json"
         assert json.loads(path.read_text()) == model.model_json_schema(), f"regenerate {path.name}"
 

@@ -73,6 +73,54 @@ def _serve_until_interrupted(service, name: str) -> None:
     _say(f"endpoint {name} deleted")
 
 
+def transform(args) -> int:
+    """``mlcore transform FILE`` or ``mlcore transform --model M --data URI [...]``."""
+    flags = {k: getattr(args, k) for k in ("content_type", "split_type", "output_path",
+                                           "accept", "assemble_with", "strategy")}
+    if bool(args.file) == bool(args.model or args.data):
+        raise SpecError("mlcore transform takes a TransformJob spec file, or --model and --data "
+                        "(one of them)", [("transform", "spec file or --model/--data")])
+    if args.file:
+        spec = load_file(args.file)
+        if spec.kind != "TransformJob":
+            raise SpecError(f"{args.file} is a {spec.kind} spec; mlcore transform runs kind: "
+                            "TransformJob", [("kind", "not TransformJob")])
+    else:
+        if not (args.model and args.data):
+            raise SpecError("give both --model and --data", [("--model/--data", "missing")])
+        from mlcore.specs import TransformJob
+
+        spec = TransformJob(model=_model_flag(args.model, args.algorithm), data=args.data,
+                            instance_type=args.instance_type, instance_count=args.instance_count,
+                            **{k: v for k, v in flags.items() if v is not None})
+    if args.job_name is not None:
+        check_name(args.job_name, "--job-name", _name_max(KINDS["TransformJob"]))
+    from mlcore.services import transform as service
+
+    rec = service.run(spec, args.job_name, logs=not args.quiet, say=_say)
+    if not service.succeeded(rec):
+        print(f"error: transform job {rec.name} {rec.status}: {rec.FailureReason}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _model_flag(model: str, algorithm: str | None) -> dict:
+    if algorithm:
+        return {"model_data": model, "algorithm": algorithm}
+    group, sep, rest = model.partition("@") if "@" in model else model.partition("/")
+    if not sep:
+        return {"training_job": model}
+    if "@" in model:
+        return {"name": group, "alias": rest}
+    try:
+        return {"name": group, "version": int(rest)}
+    except ValueError:
+        raise SpecError(f"--model {shown(model)}: a registered version is GROUP/VERSION (a "
+                        "number) or GROUP@alias; a model artifact needs --algorithm",
+                        [("--model", "not GROUP/VERSION")]) from None
+
+
 def _name_max(kind) -> int:
     """The longest name of ``kind``'s resources (its record's; 63 for a kind without one)."""
     return kind.record.NAME_MAX if kind.record is not None else TRAINING_JOB_MAX

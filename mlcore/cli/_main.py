@@ -38,6 +38,25 @@ def _parser() -> argparse.ArgumentParser:
                         "until Ctrl-C)")
     dp.add_argument("file")
 
+    x = sub.add_parser("transform", help="run a batch transform: a TransformJob spec file, or "
+                       "--model and --data")
+    x.add_argument("file", nargs="?", help="TransformJob spec file")
+    x.add_argument("--model", help="a training job, a registered version (GROUP/VERSION or "
+                   "GROUP@alias), or a model.tar.gz / folder with --algorithm")
+    x.add_argument("--algorithm", help="with a model artifact: the built-in it belongs to")
+    x.add_argument("--data", help="input file, folder or prefix (any URI)")
+    x.add_argument("--output-path", help="where the .out files go")
+    x.add_argument("--content-type", help="the records' MIME type (default: from the suffix)")
+    x.add_argument("--split-type", choices=["None", "Line", "RecordIO"], help="default: None "
+                   "(a whole file is one request)")
+    x.add_argument("--accept", help="the answers' MIME type")
+    x.add_argument("--assemble-with", choices=["None", "Line"])
+    x.add_argument("--strategy", choices=["SingleRecord", "MultiRecord"])
+    x.add_argument("--instance-type", default="local")
+    x.add_argument("--instance-count", type=int, default=1)
+    x.add_argument("--job-name", help="the job's name (an unfinished job of this name resumes)")
+    x.add_argument("--quiet", action="store_true", help="no progress lines")
+
     for kind in KINDS.values():
         if kind.noun:
             _noun_parser(sub, kind)
@@ -102,6 +121,8 @@ def _dispatch(args) -> int:
         if bool(args.file) == bool(args.resume):
             raise SpecError("mlcore tune takes a spec file or --resume NAME (one of them)")
         return c.tune(args.file, args.job_name, args.resume, quiet=args.quiet)
+    if args.command == "transform":
+        return c.transform(args)
     if args.command == "deploy":
         return c.run(args.file, None, expect="Endpoint")
     if args.command == "validate":

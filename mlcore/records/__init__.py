@@ -1,4 +1,5 @@
-"""Records of every resource mlcore runs: training jobs, tuning jobs and endpoints.
+"""Records of every resource mlcore runs: training jobs, tuning jobs, endpoints and
+transform jobs.
 
 One store (:class:`RecordStore`, one SQL table through SQLAlchemy) holds them all, keyed by
 kind and name; :func:`store` is this process's, at ``MLCORE_RECORDS_URI`` (SQLite under
@@ -12,12 +13,17 @@ kind and name; :func:`store` is this process's, at ``MLCORE_RECORDS_URI`` (SQLit
         rec.update(TrainingJobStatus=Status.COMPLETED)       # only the changed fields
 """
 
-from mlcore.records._kinds import EndpointRecord, TrainingJobRecord, TuningJobRecord
+from mlcore.records._kinds import (
+    EndpointRecord,
+    TrainingJobRecord,
+    TransformJobRecord,
+    TuningJobRecord,
+)
 from mlcore.records._record import Record
 from mlcore.records._status import Status
 from mlcore.records._store import RecordStore, store
 
 __all__ = [
     "Status", "RecordStore", "store", "Record",
-    "TrainingJobRecord", "TuningJobRecord", "EndpointRecord",
+    "TrainingJobRecord", "TuningJobRecord", "EndpointRecord", "TransformJobRecord",
 ]

@@ -1,4 +1,4 @@
-"""The three record kinds: training jobs, tuning jobs and endpoints, with SageMaker's
+"""The record kinds: training jobs, tuning jobs, endpoints and transform jobs, with SageMaker's
 Describe* field names (what ``mlcore ... describe`` shows)."""
 
 from __future__ import annotations
@@ -129,4 +129,36 @@ class EndpointRecord(Record):
     DriverPid: int = field(default_factory=os.getpid)
 
 
-KINDS: tuple[type[Record], ...] = (TrainingJobRecord, TuningJobRecord, EndpointRecord)
+@dataclass
+class TransformJobRecord(Record):
+    """A batch transform job: its spec (what DescribeTransformJob reports is built from it),
+    the resolved model, and its progress by file and record."""
+
+    KIND = "TransformJob"
+    NAME_FIELD = "TransformJobName"
+    STATUS_FIELD = "TransformJobStatus"
+    NOUN = "transform job"
+    LIST_COMMAND = "mlcore transform-jobs list"
+
+    TransformJobName: str
+    TransformJobStatus: Status = Status.IN_PROGRESS
+    ModelName: str | None = None
+    Model: dict = field(default_factory=dict)  # what the model resolved to
+    CreationTime: float = field(default_factory=time.time)
+    TransformStartTime: float | None = None
+    TransformEndTime: float | None = None
+    FailureReason: str | None = None
+    OutputPath: str | None = None
+    # files, files_done, files_failed, records, errors, bytes, bytes_done, actors
+    Progress: dict = field(default_factory=dict)
+    FailedFiles: list[dict] = field(default_factory=list)  # {rel, records, errors, reason}
+    PhaseTimings: dict = field(default_factory=dict)
+    MlflowRunId: str | None = None
+    Resumes: int = 0
+    Spec: dict = field(default_factory=dict)
+    DriverHost: str = field(default_factory=socket.gethostname)
+    DriverPid: int = field(default_factory=os.getpid)
+
+
+KINDS: tuple[type[Record], ...] = (TrainingJobRecord, TuningJobRecord, EndpointRecord,
+                                   TransformJobRecord)

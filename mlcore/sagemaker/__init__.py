@@ -24,6 +24,7 @@ from mlcore.sagemaker import (  # noqa: E402
                               serverless,
                               session,
                               sklearn,
+                              transformer,
                               tuner,
                               utils,
                               xgboost,
@@ -39,6 +40,7 @@ from mlcore.sagemaker.pytorch import PyTorch, PyTorchModel, PyTorchPredictor
 from mlcore.sagemaker.serverless import ServerlessInferenceConfig
 from mlcore.sagemaker.session import Session, get_execution_role, production_variant
 from mlcore.sagemaker.sklearn import SKLearn, SKLearnModel, SKLearnPredictor
+from mlcore.sagemaker.transformer import Transformer
 from mlcore.sagemaker.tuner import (
                               CategoricalParameter,
                               ContinuousParameter,
@@ -53,9 +55,9 @@ __all__ = ["CategoricalParameter", "ContinuousParameter", "DataCaptureConfig", "
            "Framework", "FrameworkModel", "HyperparameterTuner", "IntegerParameter", "Model",
            "ModelPackage", "MultiDataModel", "PipelineModel", "Predictor", "PyTorch",
            "PyTorchModel", "PyTorchPredictor", "SKLearn", "SKLearnModel", "SKLearnPredictor",
-           "ServerlessInferenceConfig", "Session", "TrainingInput", "WarmStartConfig",
+           "ServerlessInferenceConfig", "Session", "TrainingInput", "Transformer", "WarmStartConfig",
            "WarmStartTypes", "XGBoost", "XGBoostModel", "XGBoostPredictor", "deserializers",
            "amazon", "analytics", "estimator", "get_execution_role", "image_uris", "inputs", "local",
            "model", "model_monitor", "multidatamodel", "pipeline", "predictor",
            "production_variant", "pytorch", "s3", "serializers", "serverless", "session",
-           "sklearn", "tuner", "utils", "xgboost"]
+           "sklearn", "transformer", "tuner", "utils", "xgboost"]

@@ -6,7 +6,7 @@ mlcore's services with boto3's request and response shapes and its errors
 
 Only the operations below exist; any other is an AttributeError that lists them, rather than
 a call that silently does nothing. The registry's operations are in ``_client_packages``, the
-hosting ones in ``_client_hosting``.
+hosting ones in ``_client_hosting``, the transform jobs' in ``_client_transform``.
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ from mlcore.sagemaker._client_calls import arn, client_error, operation
 from mlcore.sagemaker._client_calls import package as _package
 from mlcore.sagemaker._client_hosting import HostingOperations
 from mlcore.sagemaker._client_packages import PackageOperations
+from mlcore.sagemaker._client_transform import TransformOperations
 from mlcore.services._shapes import when
 
 __all__ = ["SageMakerClient", "SageMakerRuntimeClient", "_package"]
 
 
-class SageMakerClient(PackageOperations, HostingOperations):
+class SageMakerClient(PackageOperations, HostingOperations, TransformOperations):
     """The subset of ``boto3.client("sagemaker")`` that examples call, on mlcore."""
 
     def __getattr__(self, name):
@@ -81,11 +82,14 @@ def operations() -> list[str]:
 
 
 class _Waiter:
-    """``client.get_waiter("endpoint_in_service" | "training_job_completed_or_stopped")``."""
+    """``client.get_waiter("endpoint_in_service" | "training_job_completed_or_stopped" |
+    "transform_job_completed_or_stopped")``."""
 
     _WAITS = {"endpoint_in_service": ("describe_endpoint", "EndpointName", "EndpointStatus"),
               "training_job_completed_or_stopped": ("describe_training_job", "TrainingJobName",
-                                                    "TrainingJobStatus")}
+                                                    "TrainingJobStatus"),
+              "transform_job_completed_or_stopped": ("describe_transform_job",
+                                                     "TransformJobName", "TransformJobStatus")}
 
     def __init__(self, client: SageMakerClient, name: str):
         if name not in self._WAITS:

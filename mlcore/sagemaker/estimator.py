@@ -208,6 +208,28 @@ class Estimator:
                             endpoint_name or job, wait, data_capture_config,
                             serverless_inference_config, **kwargs)
 
+    def transformer(self, instance_count: int, instance_type: str, strategy: str | None = None,
+                    assemble_with: str | None = None, output_path: str | None = None,
+                    output_kms_key: str | None = None, accept: str | None = None,
+                    env: dict | None = None, max_concurrent_transforms: int | None = None,
+                    max_payload: int | None = None, tags=None, role: str | None = None,
+                    volume_kms_key: str | None = None, vpc_config_override=None,
+                    enable_network_isolation=None, model_name: str | None = None):
+        """v2's ``transformer``: a ``Transformer`` scoring with the trained model, its model
+        named ``model_name`` (default: the training job's name)."""
+        from mlcore.sagemaker.transformer import Transformer, name_model
+
+        model = self.create_model(role=role)
+        name = model_name or self._completed().TrainingJobName
+        name_model(name, model._ref)
+        return Transformer(name, instance_count, instance_type, strategy=strategy,
+                           assemble_with=assemble_with, output_path=output_path,
+                           output_kms_key=output_kms_key, accept=accept,
+                           max_concurrent_transforms=max_concurrent_transforms,
+                           max_payload=max_payload, env=env, tags=tags,
+                           base_transform_job_name=self.base_job_name,
+                           volume_kms_key=volume_kms_key, sagemaker_session=self.sagemaker_session)
+
     def logs(self) -> None:
         self._handle_or_raise().logs()
 

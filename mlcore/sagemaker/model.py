@@ -82,6 +82,18 @@ class Model:
                                  predictor_cls=self.predictor_cls, data_capture_config=data_capture_config,
                                  where=f"{type(self).__name__}.deploy", **kwargs)
 
+    def transformer(self, instance_count: int, instance_type: str, strategy: str | None = None,
+                    assemble_with: str | None = None, output_path: str | None = None,
+                    output_kms_key: str | None = None, accept: str | None = None,
+                    env: dict | None = None, max_concurrent_transforms: int | None = None,
+                    max_payload: int | None = None, tags=None, volume_kms_key: str | None = None):
+        """v2's ``transformer``: a ``Transformer`` scoring with this model (named ``name``,
+        or a generated name, as v2 names the model it creates)."""
+        return _transformer(self, self._ref, self.name or generate_name(self._base_name()),
+                            instance_count, instance_type, strategy, assemble_with,
+                            output_path, output_kms_key, accept, env,
+                            max_concurrent_transforms, max_payload, tags, volume_kms_key)
+
     def _base_name(self) -> str:
         return (self._framework or _framework_of(self.image_uri)
                 or (image_uris.algorithm_of(self.image_uri) if self.image_uri else None) or "model")
@@ -132,6 +144,29 @@ class ModelPackage:
                                  deserializer, wait, serverless_inference_config,
                                  allow_unapproved=allow_unapproved, where="ModelPackage.deploy",
                                  **kwargs)
+
+
+    def transformer(self, instance_count: int, instance_type: str, **kwargs):
+        """v2's ``transformer`` (Model's): a ``Transformer`` scoring with this version."""
+        return _transformer(self, self._ref, self.model_package_arn, instance_count,
+                            instance_type, **kwargs)
+
+
+def _transformer(model, ref: ModelRef, name: str, instance_count: int, instance_type: str,
+                 strategy=None, assemble_with=None, output_path=None, output_kms_key=None,
+                 accept=None, env=None, max_concurrent_transforms=None, max_payload=None,
+                 tags=None, volume_kms_key=None):
+    from mlcore.sagemaker.transformer import Transformer, name_model
+
+    model.name = name
+    name_model(name, ref)
+    return Transformer(name, instance_count, instance_type, strategy=strategy,
+                       assemble_with=assemble_with, output_path=output_path,
+                       output_kms_key=output_kms_key, accept=accept,
+                       max_concurrent_transforms=max_concurrent_transforms,
+                       max_payload=max_payload, env=env, tags=tags,
+                       volume_kms_key=volume_kms_key,
+                       sagemaker_session=getattr(model, "sagemaker_session", None))
 
 
 __all__ = ["FrameworkModel", "Model", "ModelPackage"]

@@ -76,6 +76,30 @@ class Session:
         return self.sagemaker_client.describe_hyper_parameter_tuning_job(
             HyperParameterTuningJobName=job_name)
 
+    def describe_transform_job(self, job_name: str) -> dict:
+        return self.sagemaker_client.describe_transform_job(TransformJobName=job_name)
+
+    def stop_transform_job(self, name: str) -> None:
+        self.sagemaker_client.stop_transform_job(TransformJobName=name)
+
+    def wait_for_transform_job(self, job: str, poll: int = 5) -> dict:
+        """Wait until the transform job ``job`` ends; its description. A job that did not
+        complete raises, as v2's does (``UnexpectedStatusException``, a ValueError)."""
+        import time
+
+        while (d := self.describe_transform_job(job))["TransformJobStatus"] in ("InProgress",
+                                                                               "Stopping"):
+            time.sleep(min(poll, 1))
+        if d["TransformJobStatus"] != "Completed":
+            raise ValueError(f"Error for Transform job {job}: {d['TransformJobStatus']}. "
+                             f"Reason: {d.get('FailureReason')}")
+        return d
+
+    def logs_for_transform_job(self, job_name: str, wait: bool = False, poll: int = 10) -> None:
+        """The job's progress lines are printed by the job itself here; waits when ``wait``."""
+        if wait:
+            self.wait_for_transform_job(job_name, poll)
+
     def account_id(self) -> str:
         return LOCAL_ACCOUNT if not self._on_aws() else self.boto_session.client(
             "sts").get_caller_identity()["Account"]

@@ -31,6 +31,8 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "DescribeEndpoint": ("Url", "Auth", *(f"ProductionVariants[].{k}" for k in (
         "Model", "Autoscaling", "Invocations", "Errors", "MeanLatencyMs", "ModelLoads"))),
     "ListTrainingJobsForHyperParameterTuningJob": (),
+    "DescribeTransformJob": ("Progress", "FailedFiles", "PhaseTimings", "Model", "Resumes",
+                             "DriverHost"),
 }
 
 # mlcore's secondary statuses with another SageMaker name.
@@ -270,6 +272,46 @@ def _variant(v: dict) -> dict:
 _OPEN_ENUMS = ("TrainingInstanceType", "ProductionVariantInstanceType")
 _PYTHON = {"string": str, "boolean": bool, "integer": int, "long": int, "float": (int, float),
            "double": (int, float), "timestamp": datetime, "blob": bytes}
+
+
+# --- transform jobs -----------------------------------------------------------------------
+def transform_job(rec) -> dict:
+    """DescribeTransformJob of a TransformJobRecord (its fields built from the job's spec)."""
+    spec = rec.Spec or {}
+    dp = {"InputFilter": spec.get("input_filter"), "OutputFilter": spec.get("output_filter"),
+          "JoinSource": spec.get("join_source")}
+    return compact({
+        "TransformJobName": rec.TransformJobName,
+        "TransformJobArn": arn("transform-job", rec.TransformJobName),
+        "TransformJobStatus": str(rec.TransformJobStatus),
+        "FailureReason": rec.FailureReason,
+        "ModelName": rec.ModelName or "model",
+        "MaxConcurrentTransforms": spec.get("max_concurrent_transforms")
+        or (rec.Progress or {}).get("concurrency"),
+        "ModelClientConfig": {"InvocationsTimeoutInSeconds": int(spec.get("invocation_timeout_s", 600)),
+                              "InvocationsMaxRetries": 0},
+        "MaxPayloadInMB": spec.get("max_payload", 6),
+        "BatchStrategy": spec.get("strategy") or "MultiRecord",
+        "Environment": spec.get("env") or None,
+        "TransformInput": {
+            "DataSource": {"S3DataSource": {"S3DataType": spec.get("data_type", "S3Prefix"),
+                                            "S3Uri": spec.get("data", "")}},
+            "ContentType": spec.get("content_type"),
+            "CompressionType": spec.get("compression_type") or "None",
+            "SplitType": spec.get("split_type") or "None"},
+        "TransformOutput": {"S3OutputPath": rec.OutputPath or spec.get("output_path") or "",
+                            "Accept": spec.get("accept"),
+                            "AssembleWith": spec.get("assemble_with") or "None"},
+        "TransformResources": {"InstanceType": spec.get("instance_type", "local"),
+                               "InstanceCount": spec.get("instance_count", 1)},
+        "CreationTime": when(rec.CreationTime),
+        "TransformStartTime": when(rec.TransformStartTime),
+        "TransformEndTime": when(rec.TransformEndTime),
+        "DataProcessing": compact(dp) or None,
+        "Progress": rec.Progress, "FailedFiles": rec.FailedFiles or None,
+        "PhaseTimings": rec.PhaseTimings or None, "Model": rec.Model, "Resumes": rec.Resumes,
+        "DriverHost": rec.DriverHost,
+    })
 
 
 def shape_problems(value: dict, operation: str, extras: Iterable[str] | None = None) -> list[str]:

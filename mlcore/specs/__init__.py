@@ -29,6 +29,7 @@ from mlcore.specs.training import (
     RegisterSpec,
     TrainingJob,
 )
+from mlcore.specs.transform import TransformJob
 from mlcore.specs.tuning import (
     CategoricalRange,
     CompletionCriteria,
@@ -43,5 +44,5 @@ __all__ = ["AuthSpec", "AutoscalingSpec", "BUILTIN_ALGORITHMS", "BatchingSpec", 
            "CategoricalRange", "Channel", "CompletionCriteria", "ContinuousRange",
            "DataCaptureSpec", "DeploySpec", "Endpoint", "IntegerRange", "KINDS", "Kind",
            "MetricDefinition", "ModelRef", "NAME_PATTERN", "RegisterSpec", "ServerlessSpec", "Spec",
-           "TrainingJob", "TuningJob", "TuningRegisterSpec", "VariantSpec", "WarmStartSpec",
+           "TrainingJob", "TransformJob", "TuningJob", "TuningRegisterSpec", "VariantSpec", "WarmStartSpec",
            "check_name", "kind_of_noun", "load_file", "load_yaml", "parse_spec"]

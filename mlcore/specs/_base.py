@@ -17,6 +17,7 @@ from mlcore._names import (
     NAME_PATTERN,
     NAME_RULE,
     TRAINING_JOB_MAX,
+    TRANSFORM_JOB_MAX,
     TUNING_JOB_MAX,
     VARIANT_MAX,
     channel_problem,
@@ -30,8 +31,8 @@ ApprovalStatus = Literal["PendingManualApproval", "Approved", "Rejected"]
 HyperparameterValue = str | int | float | bool
 # Re-exported: the rule lives in mlcore._names, below specs, records and storage alike.
 __all__ = ["NAME_PATTERN", "NAME_RULE", "ChannelName", "EndpointName", "ModelPackageGroupName",
-           "Spec", "TrainingJobName", "TuningJobName", "VariantName", "check_name",
-           "resource_name", "shown"]
+           "Spec", "TrainingJobName", "TransformJobName", "TuningJobName", "VariantName",
+           "check_name", "resource_name", "shown"]
 
 
 def _valid_name(max_len: int, v: str) -> str:
@@ -56,6 +57,7 @@ TuningJobName = resource_name(TUNING_JOB_MAX)
 EndpointName = resource_name(ENDPOINT_MAX)
 ModelPackageGroupName = resource_name(MODEL_PACKAGE_GROUP_MAX)
 VariantName = resource_name(VARIANT_MAX)
+TransformJobName = resource_name(TRANSFORM_JOB_MAX)
 
 
 def _valid_channel(v: str) -> str:

@@ -19,6 +19,7 @@ from mlcore.specs._base import Spec, field_problems, format_problems, shown
 from mlcore.specs.benchmark import Benchmark
 from mlcore.specs.endpoint import Endpoint
 from mlcore.specs.training import TrainingJob
+from mlcore.specs.transform import TransformJob
 from mlcore.specs.tuning import TuningJob
 
 
@@ -42,9 +43,11 @@ KINDS: dict[str, Kind] = {k.name: k for k in [
          ("list", "describe", "stop", "results")),
     Kind("Endpoint", Endpoint, "mlcore.services.endpoints", records.EndpointRecord, "endpoints",
          ("list", "describe", "delete", "update-weights")),
+    Kind("TransformJob", TransformJob, "mlcore.services.transform", records.TransformJobRecord,
+         "transform-jobs"),
     Kind("Benchmark", Benchmark, "mlcore.services.benchmarks"),
 ]}
-PLANNED_KINDS = ("TransformJob", "Pipeline")
+PLANNED_KINDS = ("Pipeline",)
 
 
 def kind_of_noun(noun: str) -> Kind:

@@ -8,8 +8,13 @@ scikit-learn script mode (``sagemaker.sklearn.estimator.SKLearn``): a folder sta
 ``sagemaker_session.upload_data(WORK_DIRECTORY, key_prefix=...)`` (default bucket), trained,
 deployed, and called with a numpy array through the ``SKLearnPredictor`` defaults.
 
-Changed beyond imports and data: the batch-transform half (cells 25-33: ``sklearn.transformer``,
-``%%bash`` sampling, ``!aws s3 cp``) is not transcribed; mlcore has no batch transform.
+Then the batch-transform half: ``sklearn.transformer(...)``, ``transform(s3_prefix,
+content_type="text/csv")`` (no split_type: each file is one request), ``transformer.wait()``,
+and one ``.out`` per input file holding the container's JSON answer.
+
+Changed beyond imports and data: the ``%%bash`` cells (27: ``shuf`` sampling and ``cut``; 33:
+``diff`` against the labels) and ``!aws s3 cp`` / ``!head`` (32) are written in Python, doing
+the same.
 Data: ``iris.data`` is written from scikit-learn's bundled iris in the UCI file's format
 (class names as strings) instead of downloaded; the notebook's own pandas code converts it.
 """
@@ -103,3 +108,60 @@ assert len(np.asarray(predicted).ravel()) == len(test_y) and accuracy > 0.9, acc
 
 # ---- [23] ----
 predictor.delete_endpoint()
+
+# ---- [25] ----
+# Define an SKLearn Transformer from the trained SKLearn Estimator
+transformer = sklearn.transformer(instance_count=1, instance_type="ml.m5.xlarge")
+
+# ---- [27] (%%bash: shuf -n 100 and cut, in Python) ----
+import random
+
+_rows = open("data/iris.csv").read().splitlines()
+_rng = random.Random(27)
+for d in ("batch_data/XY", "batch_data/X", "batch_data/Y"):
+    os.makedirs(d, exist_ok=True)
+for i in range(10):
+    sample = _rng.sample(_rows, 100)
+    with open(f"batch_data/XY/iris_sample_{i}.csv", "w") as f:
+        f.write("\n".join(sample) + "\n")
+    with open(f"batch_data/X/iris_sample_X_{i}.csv", "w") as f:
+        f.write("\n".join(r.split(",", 1)[1] for r in sample) + "\n")
+    with open(f"batch_data/Y/iris_sample_Y_{i}.csv", "w") as f:
+        f.write("\n".join(r.split(",", 1)[0] for r in sample) + "\n")
+
+# ---- [28] ----
+# Upload input data from local file system to S3
+batch_input_s3 = sagemaker_session.upload_data("batch_data/X", key_prefix=prefix + "/batch_input")
+
+# ---- [30] ----
+# Start a transform job and wait for it to finish
+transformer.transform(batch_input_s3, content_type="text/csv")
+print("Waiting for transform job: " + transformer.latest_transform_job.job_name)
+transformer.wait()
+
+# ---- [32] (!aws s3 cp --recursive and !head, in Python) ----
+# Download the output data from S3 to local file system
+batch_output = transformer.output_path
+from mlcore.sagemaker.s3 import S3Downloader
+
+os.makedirs("batch_data/output", exist_ok=True)
+S3Downloader.download(batch_output, "batch_data/output")
+for name in sorted(os.listdir("batch_data/output"))[:2]:
+    print(name, open(os.path.join("batch_data/output", name)).read()[:200])
+
+# ---- [33] (%%bash diff, in Python) ----
+# For each sample file, compare the predicted labels from batch output to the true labels
+import json
+
+_same = 0
+for i in range(1, 10):
+    truth = open(f"batch_data/Y/iris_sample_Y_{i}.csv").read().split()
+    predicted = json.load(open(f"batch_data/output/iris_sample_X_{i}.csv.out"))
+    print(f"Files batch_data/Y/iris_sample_Y_{i}.csv and batch_data/output/iris_sample_X_{i}.csv.out",
+          "are identical" if [float(t) for t in truth] == [float(p) for p in predicted] else "differ")
+    _same += sum(float(t) == float(p) for t, p in zip(truth, predicted))
+
+# ---- corpus check (not in the notebook) ----
+assert sorted(os.listdir("batch_data/output")) == [f"iris_sample_X_{i}.csv.out" for i in range(10)]
+print("batch accuracy", _same / 900)
+assert _same / 900 > 0.9, _same
