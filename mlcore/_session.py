@@ -193,6 +193,19 @@ for _name in ("ray.serve", "mlflow.store.db.utils"):  # Serve logs on this one l
     logging.getLogger(_name).addFilter(_below_warning_to_file)
 
 
+def route_ray_data_logs() -> None:
+    """Ray Data's driver-side lines ("execution finished", operator notices) to the log file,
+    its errors also to stderr, as the "ray" logger's: Ray Data configures its own "ray.data"
+    logger (console and file, not propagating) when it is imported."""
+    import ray.data  # noqa: F401 (its import configures the logger replaced here)
+
+    if constants.get("MLCORE_VERBOSE"):
+        return
+    logger = logging.getLogger("ray.data")
+    logger.handlers[:] = [h for h in logger.handlers if not isinstance(h, logging.StreamHandler)
+                          or isinstance(h, logging.FileHandler)] + [_router]
+
+
 def show_train_output(show: bool) -> None:
     """Whether what Ray Train's workers print reaches the terminal: a script-mode job's
     output with ``logs=True``; a built-in's workers print only Ray's and XGBoost's lines."""

@@ -93,6 +93,7 @@ class Scorer:
     then one shard per call."""
 
     def __init__(self, model: ModelSpec, settings: Settings):
+        t0 = time.perf_counter()
         os.environ.update(settings.env)
         self.spec, self.s = model, settings
         self.model, self.n_features = _load(model)
@@ -104,6 +105,7 @@ class Scorer:
                                      settings.join_source, settings.content_type,
                                      settings.accept or _default_accept(model))
         self._stop_checked, self._stopped = 0.0, False
+        self._init_s = time.perf_counter() - t0  # reported with the actor's first shard
 
     def __call__(self, row: dict) -> dict:
         shard = Shard(**{k: row[k] for k in Shard.__dataclass_fields__})
@@ -125,7 +127,9 @@ class Scorer:
                     break
         summary.update(uri=shard.uri, rel=shard.rel, index=shard.index, count=shard.count,
                        lines=count.lines, seconds=round(time.perf_counter() - t0, 3),
+                       init_s=round(self._init_s, 3), pid=os.getpid(),
                        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        self._init_s = 0.0
         if not summary["stopped"]:  # the summary marks the part as complete
             _write_bytes(out + SUMMARY_SUFFIX, json.dumps(summary).encode())
         return {"summary": json.dumps(summary)}
@@ -196,6 +200,17 @@ class Scorer:
         outputs = dp.split_output(answer, len(request.linenos))
         lines = [dp.join(r, o) for r, o in zip(request.records, outputs, strict=True)]
         return b"\n".join(lines) + b"\n" if self.s.assemble_line else b"".join(lines)
+
+
+def scorer_class(model: ModelSpec, settings: Settings) -> type:
+    """A Scorer class bound to the job (pickled with it): Ray Data builds its actors without
+    constructor arguments, which it would otherwise keep in the object store for restarts."""
+
+    class JobScorer(Scorer):
+        def __init__(self):
+            super().__init__(model, settings)
+
+    return JobScorer
 
 
 def _default_accept(spec: ModelSpec) -> str:
@@ -506,5 +521,5 @@ def settings_dict(s: Settings) -> dict:
     return asdict(s)
 
 
-__all__ = ["Scorer", "Settings", "Shard", "commit_file", "output_exists", "part_uri",
+__all__ = ["Scorer", "Settings", "Shard", "commit_file", "scorer_class", "output_exists", "part_uri",
            "plan_shards", "read_summary", "settings_dict"]

@@ -50,7 +50,8 @@ INFERENCE = textwrap.dedent('''
     def input_fn(body, content_type):
         text = body.decode() if isinstance(body, bytes) else body
         if content_type == "application/jsonlines":
-            return np.array([json.loads(line)["features"] for line in text.splitlines() if line])
+            rows = [json.loads(line) for line in text.splitlines() if line]
+            return np.array([r["features"] if isinstance(r, dict) else r for r in rows])
         return np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2)
 
 
@@ -261,7 +262,7 @@ def test_bad_jobs_are_refused_before_any_work(trained, tmp_path, registered_pend
         assert "Traceback" not in str(info.value)
     assert not out.exists()  # nothing was written
     with pytest.raises(SpecError, match="over max_payload"):  # one request per file: too big
-        big = _csv(tmp_path / "big" / "x.csv", np.ones((40000, 8)))
+        big = _csv(tmp_path / "big" / "x.csv", make_classification(20000, 8, seed=1)[0])
         transform.run(TransformJob(**{**base, "data": str(big), "split_type": None,
                                       "max_payload": 1}), logs=False, say=lambda *_: None)
     with pytest.raises(ValueError, match="Failed to fetch model information for nope"):

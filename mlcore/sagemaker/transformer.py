@@ -9,6 +9,7 @@ version (``"<group>/<version>"``, ``"<group>@approved"``). ``data`` may be any U
 
 from __future__ import annotations
 
+import re
 import threading
 
 from mlcore.errors import MLCoreError
@@ -178,6 +179,9 @@ class Transformer:
         return t
 
 
+_STAMP = re.compile(r"-\d{4}(-\d{2}){5}-\d{3}$")  # generate_name's timestamp
+
+
 def _base_of(model_name: str) -> str:
     from mlcore.records import TrainingJobRecord
 
@@ -185,7 +189,7 @@ def _base_of(model_name: str) -> str:
         algorithm = TrainingJobRecord.load(model_name, liveness=False).AlgorithmName or ""
         if algorithm and not algorithm.startswith("script:"):
             return algorithm  # v2 names jobs after the model's image (base_name_from_image)
-    return model_name
+    return _STAMP.sub("", model_name.replace("/", "-").replace("@", "-")) or "transform-job"
 
 
 def _handle(name: str) -> Handle:

@@ -8,9 +8,17 @@ from __future__ import annotations
 import os
 from typing import ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from mlcore.specs._base import Spec, TransformJobName, check_instance_type, shown, tag_dict
+from mlcore.errors import SpecError
+from mlcore.specs._base import (
+    Spec,
+    TransformJobName,
+    check_instance_type,
+    format_problems,
+    shown,
+    tag_dict,
+)
 from mlcore.specs.endpoint import ModelRef
 
 # Input content types a transform reads, and the splits each allows ("None": a whole file is
@@ -127,6 +135,15 @@ class TransformJob(Spec):
         elif ref.entry_point and os.path.exists(resolve(ref.entry_point)):
             ref.entry_point = resolve(ref.entry_point)
         ref.dependencies = [resolve(d) for d in ref.dependencies]
+
+    @model_validator(mode="after")
+    def _cross_field(self, info) -> TransformJob:
+        if (info.context or {}).get("skip_cross"):  # parse_spec reports them with the rest
+            return self
+        problems = self.cross_field_problems(self.model_dump())
+        if problems:
+            raise SpecError(format_problems(problems), problems)
+        return self
 
     @classmethod
     def cross_field_problems(cls, data: dict) -> list[tuple[str, str]]:
