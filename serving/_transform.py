@@ -366,20 +366,22 @@ def _parquet_requests(shard: Shard, s: Settings, count: _Count):
 # -- planning and committing (the driver's side) -------------------------------------------------
 
 def plan_shards(files: list[tuple[str, str, int]], s: Settings, actors: int,
-                max_shard_bytes: int = 64 << 20) -> list[Shard]:
-    """Shards for ``(uri, rel, size)`` files: a plain Line-split file in line-aligned byte
-    ranges (at least one per actor when files are fewer than actors, at most
-    ``max_shard_bytes`` each), a Parquet file by row groups, anything else whole."""
+                max_shard_bytes: int = 64 << 20, min_shard_bytes: int = 64 << 10) -> list[Shard]:
+    """Shards for ``(uri, rel, size)`` files: plain Line-split files in line-aligned byte
+    ranges of about a (2 x actors)-th of the input (so the actors finish together), within
+    [``min_shard_bytes``, ``max_shard_bytes``]; a Parquet file by row groups; anything else
+    (gzip, RecordIO, unsplit) whole."""
+    total = sum(size for *_, size in files)
+    target = min(max_shard_bytes, max(min_shard_bytes, total // max(1, 2 * actors)))
     shards = []
-    per_file = max(1, -(-actors // max(1, len(files))))
     for uri, rel, size in files:
         if s.content_type == "application/x-parquet":
-            shards += _parquet_shards(uri, rel, per_file)
+            shards += _parquet_shards(uri, rel, max(1, round(size / target)))
             continue
         if s.split != "Line" or s.gzip or size == 0:
             shards.append(Shard(uri, rel, 0, 1))
             continue
-        n = max(per_file, -(-size // max_shard_bytes))
+        n = max(1, -(-size // target))
         step = -(-size // n)
         bounds = [(i * step, min(size, (i + 1) * step)) for i in range(n) if i * step < size]
         shards += [Shard(uri, rel, i, len(bounds), a, b) for i, (a, b) in enumerate(bounds)]

@@ -102,7 +102,7 @@ def script_model(tmp_path_factory):
 
 
 def test_xgboost_csv_jsonl_parquet_local_and_s3_equal_the_endpoint(trained, endpoint, tmp_path,
-                                                                  bucket, caplog):
+                                                                  bucket, capsys):
     X, _ = make_classification(3000, 8, seed=5)
     inp = tmp_path / "in"
     _csv(inp / "a.csv", X[:2500])           # one big file: split into shards, order kept
@@ -110,7 +110,12 @@ def test_xgboost_csv_jsonl_parquet_local_and_s3_equal_the_endpoint(trained, endp
     t = trained.transformer(instance_count=1, instance_type="ml.m5.large",
                             output_path=str(tmp_path / "out"), accept="text/csv",
                             assemble_with="Line", strategy="MultiRecord", max_payload=1)
-    t.transform(str(inp), content_type="text/csv", split_type="Line", logs=False)
+    t.transform(str(inp), content_type="text/csv", split_type="Line")
+    said = capsys.readouterr().out
+    shards = t.describe()["Progress"]["shards"]
+    assert shards >= 3 and f"{shards} shard(s) of 2 file(s), 2 scoring actor(s)" in said, said
+    assert f"2/2 files ({shards}/{shards} shards), 3,000 records (" in said, said
+    assert "/s), 0 errors in " in said, said
     expected = _realtime(endpoint, X)
     got_a = np.array(_lines(tmp_path / "out" / "a.csv.out"), dtype=float)
     got_b = np.array(_lines(tmp_path / "out" / "nested" / "deep" / "b.csv.out"), dtype=float)
@@ -122,6 +127,7 @@ def test_xgboost_csv_jsonl_parquet_local_and_s3_equal_the_endpoint(trained, endp
     assert d["TransformJobStatus"] == "Completed" and d["BatchStrategy"] == "MultiRecord"
     assert d["Progress"]["records"] == 3000 and d["Progress"]["files_done"] == 2
     assert d["TransformInput"]["SplitType"] == "Line" and d["ModelName"] == trained.latest_training_job.name
+    assert {"Setup", "FirstShard", "Scoring", "Commit", "ActorStartup", "Total"} <= set(d["PhaseTimings"])
     attached = Transformer.attach(t.latest_transform_job.name)
     assert attached.output_path == str(tmp_path / "out") and attached.max_payload == 1
 
@@ -142,19 +148,25 @@ def test_xgboost_csv_jsonl_parquet_local_and_s3_equal_the_endpoint(trained, endp
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
     assert sorted(keys) == ["in/part-0.jsonl", "out/part-0.jsonl.out"]  # no parts left behind
 
-    # Parquet row groups, through the spec (YAML's path) and the service.
+    # Parquet row groups, through the boto3-shaped client as the examples call it.
     pq.write_table(pa.table({f"f{i}": X[:, i] for i in range(8)}), tmp_path / "x.parquet",
                    row_group_size=400)
-    spec = TransformJob(model={"training_job": trained.latest_training_job.name},
-                        data=str(tmp_path / "x.parquet"), output_path=str(tmp_path / "pq"),
-                        accept="text/csv", instance_type="ml.m5.large")
-    said: list[str] = []
-    rec = transform.run(spec, logs=True, say=said.append)
-    assert rec.status == Status.COMPLETED, rec.FailureReason
+    from mlcore.sagemaker import Session
+
+    sm = Session().sagemaker_client
+    sm.create_transform_job(
+        TransformJobName="tx-parquet", ModelName=trained.latest_training_job.name,
+        TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
+                                                        "S3Uri": str(tmp_path / "x.parquet")}},
+                        "ContentType": "application/x-parquet"},
+        TransformOutput={"S3OutputPath": str(tmp_path / "pq"), "Accept": "text/csv"},
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1})
+    sm.get_waiter("transform_job_completed_or_stopped").wait(TransformJobName="tx-parquet")
+    assert sm.describe_transform_job(TransformJobName="tx-parquet")["TransformJobStatus"] == "Completed"
     got = np.array(_lines(tmp_path / "pq" / "x.parquet.out"), dtype=float)
     np.testing.assert_allclose(got, expected, rtol=1e-6)
-    assert any("3/3 files" in s or "1/1 files" in s for s in said), said
-    assert any("records (" in s and "/s)" in s for s in said), said
+    listed = sm.list_transform_jobs(NameContains="tx-parq")["TransformJobSummaries"]
+    assert [j["TransformJobName"] for j in listed] == ["tx-parquet"]
 
 
 def test_script_model_joins_and_filters_like_sagemaker(script_model, tmp_path):
@@ -341,7 +353,24 @@ def test_killed_actor_and_killed_driver_lose_and_duplicate_nothing(ray_session, 
         np.testing.assert_allclose(np.array(_lines(tmp_path / "out1" / f"{rel}.out"), dtype=float),
                                    values, atol=2e-5)
 
-    # 2. SIGKILL the driver (`mlcore transform` in its own process, its own local Ray) after
+    # 2. A stop: the actors finish their request, committed files stay whole, the job Stopped.
+    slow = SKLearnModel(str(script_model / "model"), entry_point="inference.py",
+                        source_dir=str(script_model / "code"),
+                        env={"PACE_DIR": str(pace), "PACE_S": "0.2"})
+    t = slow.transformer(instance_count=1, instance_type="ml.m5.large",
+                         output_path=str(tmp_path / "stopped"), accept="text/csv",
+                         assemble_with="Line", strategy="SingleRecord")
+    seen = _pids(pace)
+    t.transform(str(tmp_path / "in"), content_type="text/csv", split_type="Line", wait=False,
+                logs=False)
+    _wait_for(lambda: _pids(pace) - seen, 120, "the stopped job's actors")
+    t.stop_transform_job()
+    assert t.describe()["TransformJobStatus"] == "Stopped"
+    for p in (tmp_path / "stopped").glob("*.out"):
+        assert len(_lines(p)) == n, p
+    assert len(list((tmp_path / "stopped").glob("*.out"))) < 6
+
+    # 3. SIGKILL the driver (`mlcore transform` in its own process, its own local Ray) after
     # some files are committed; no .out is ever partial; the re-run scores only the rest.
     home = tmp_path / "home"
     spec_file = tmp_path / "job.yaml"
