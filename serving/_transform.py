@@ -21,7 +21,7 @@ import resource
 import struct
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -83,9 +83,15 @@ class _Count:
 
 @dataclass
 class _Request:
-    linenos: list[int]              # each record's line (or record) number in the file, 1-based
-    records: list[bytes] | None     # the records (None: Parquet rows in ``table``)
+    linenos: Sequence[int]          # each record's line (or record) number in the shard, from 1
+    records: list[bytes] | None     # the records (None: in ``body``, or Parquet rows in ``table``)
     table: object = None            # a pyarrow Table of Parquet rows
+    body: bytes | None = None       # whole lines, one record each, none blank
+
+    def lines(self) -> list[bytes] | None:
+        if self.records is None and self.body is not None:
+            return self.body.rstrip(b"\n").split(b"\n")
+        return self.records
 
 
 class Scorer:
@@ -114,7 +120,7 @@ class Scorer:
         summary = {"records": 0, "errors": 0, "error_list": [], "lines": 0, "stopped": False}
         count = _Count()
         with _AtomicWriter(out) as sink:
-            requests = _requests(shard, self.s, count)
+            requests = _requests(shard, self.s, count, whole_lines=self.dp is None)
             for request in requests:
                 if self._stop_requested():
                     summary["stopped"] = True
@@ -150,13 +156,14 @@ class Scorer:
             sink.write(self._answer(request))
             return
         except Exception as e:  # noqa: BLE001 (each record is retried alone below)
-            if n == 1 or request.records is None:
+            records = request.lines()
+            if n == 1 or records is None:
                 _error(summary, request.linenos[0] if n == 1 else request.linenos, e)
-                if request.records is None:  # Parquet rows fail together
+                if records is None:  # Parquet rows fail together
                     summary["errors"] += n - 1
                 sink.write(b"\n" * n if self.s.assemble_line else b"")
                 return
-        for lineno, record in zip(request.linenos, request.records, strict=True):  # find the bad ones
+        for lineno, record in zip(request.linenos, records, strict=True):  # find the bad ones
             try:
                 sink.write(self._answer(_Request([lineno], [record])))
             except Exception as e:  # noqa: BLE001 (recorded with its line number)
@@ -174,10 +181,12 @@ class Scorer:
         kind = self.s.content_type
         if request.table is not None:
             body, X = None, _parquet_rows(request.table)
+        elif request.body is not None:
+            body, X = request.body, None
         else:
             body, X = _body(records, self.s.split), None
-            if kind == "application/json" and self.s.split == "Line" and len(records) > 1:
-                kind = "application/jsonlines"  # several JSON documents, one per line
+        if kind == "application/json" and self.s.split == "Line" and len(request.linenos) > 1:
+            kind = "application/jsonlines"  # several JSON documents, one per line
         if self.spec.handle is not None:  # a script's input_fn / predict_fn / output_fn
             if body is None:
                 buffer = io.BytesIO()
@@ -247,13 +256,22 @@ def _parquet_rows(table) -> np.ndarray:
 
 # -- reading shards into requests ---------------------------------------------------------------
 
-def _requests(shard: Shard, s: Settings, count: _Count) -> Iterator[_Request]:
+def _requests(shard: Shard, s: Settings, count: _Count, whole_lines: bool = False
+              ) -> Iterator[_Request]:
+    """The shard's requests. ``whole_lines``: Line-split records with no filter go as the
+    file's own bytes, a piece of about max_payload at a time (no per-line work)."""
     if s.content_type == "application/x-parquet":
         yield from _parquet_requests(shard, s, count)
-        return
-    records = (_line_records(shard, s, count) if s.split == "Line" else
-               _recordio_records(shard, s, count) if s.split == "RecordIO"
-               else _whole_file(shard, s, count))
+    elif s.split == "Line" and whole_lines and not s.single_record:
+        yield from _chunk_requests(shard, s, count)
+    else:
+        records = (_line_records(shard, s, count) if s.split == "Line" else
+                   _recordio_records(shard, s, count) if s.split == "RecordIO"
+                   else _whole_file(shard, s, count))
+        yield from _batched(records, s)
+
+
+def _batched(records, s: Settings) -> Iterator[_Request]:
     batch, linenos, size = [], [], 0
     for lineno, record in records:
         if batch and (s.single_record or size + len(record) + 1 > s.max_payload):
@@ -284,41 +302,59 @@ def _whole_file(shard: Shard, s: Settings, count: _Count):
         yield 1, body
 
 
-def _line_records(shard: Shard, s: Settings, count: _Count):
-    """``(line number within the shard, line)`` for the non-blank lines that start in the
-    shard's byte range (a line belongs to the shard holding its first byte). Line numbers
-    count from 1 within the shard; the driver adds the lines of the shards before it."""
+def _line_chunks(shard: Shard, s: Settings, size: int) -> Iterator[bytes]:
+    """The shard's lines in pieces of about ``size`` bytes, each of whole lines: those that
+    start in the shard's byte range (a line belongs to the shard holding its first byte)."""
     with _open(shard, s) as f:
         pos = shard.start
         if shard.start > 0:
             f.seek(shard.start - 1)
             pos += len(f.readline()) - 1  # finish the line begun before the shard
-        lineno, rest = 0, b""
+        rest = b""
         while shard.end < 0 or pos < shard.end:
-            want = _READ_BYTES if shard.end < 0 else min(_READ_BYTES, shard.end - pos)
-            chunk = f.read(want)
+            chunk = f.read(size if shard.end < 0 else min(size, shard.end - pos))
             if not chunk:
                 break
             pos += len(chunk)
             data = rest + chunk
-            cut = data.rfind(b"\n")
-            if cut < 0:
-                rest = data
-                continue
-            rest = data[cut + 1:]
-            for line in data[:cut].split(b"\n"):
-                lineno += 1
-                count.lines = lineno
-                if line.strip():
-                    yield lineno, line.rstrip(b"\r")
+            cut = data.rfind(b"\n") + 1
+            rest = data[cut:]
+            if cut:
+                yield data[:cut]
         if shard.end >= 0 and rest:  # the shard's last line ends after its range
             rest += f.readline()
-        for line in rest.split(b"\n"):
-            if line:
-                lineno += 1
-                count.lines = lineno
-                if line.strip():
-                    yield lineno, line.rstrip(b"\r")
+        if rest:
+            yield rest
+
+
+def _lines_of(chunk: bytes) -> list[bytes]:
+    return (chunk[:-1] if chunk.endswith(b"\n") else chunk).split(b"\n")
+
+
+def _line_records(shard: Shard, s: Settings, count: _Count):
+    """``(line number within the shard, line)`` for the shard's non-blank lines. Line numbers
+    count from 1 within the shard; the driver adds the lines of the shards before it."""
+    for chunk in _line_chunks(shard, s, _READ_BYTES):
+        for line in _lines_of(chunk):
+            count.lines += 1
+            if line.strip():
+                yield count.lines, line.rstrip(b"\r")
+
+
+def _chunk_requests(shard: Shard, s: Settings, count: _Count) -> Iterator[_Request]:
+    """Requests of whole lines, about max_payload each, the file's bytes as they are; a piece
+    with a blank line or CRLF endings goes line by line instead."""
+    for chunk in _line_chunks(shard, s, s.max_payload):
+        n = chunk.count(b"\n") + (not chunk.endswith(b"\n"))
+        if b"\r" in chunk or b"\n\n" in chunk or chunk.startswith(b"\n") or not chunk.strip():
+            first = count.lines
+            records = [(first + i + 1, line.rstrip(b"\r"))
+                       for i, line in enumerate(_lines_of(chunk)) if line.strip()]
+            count.lines += n
+            yield from _batched(records, s)
+            continue
+        yield _Request(range(count.lines + 1, count.lines + n + 1), None, body=chunk)
+        count.lines += n
 
 
 def _recordio_records(shard: Shard, s: Settings, count: _Count):
