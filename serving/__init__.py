@@ -2,41 +2,42 @@
 production variants, autoscaling and scale to zero, dynamic batching, auth and limits; the
 request/response codecs and the HTTP client."""
 
-from serving._apps import delete, deploy, endpoint_url, status, statuses
-from serving._capture import CaptureConfig
-from serving._client import Predictor
-from serving._codecs import (
-    BaseDeserializer,
-    BaseSerializer,
-    BytesDeserializer,
-    CSVDeserializer,
-    CSVSerializer,
-    DataSerializer,
-    IdentitySerializer,
-    JSONDeserializer,
-    JSONLinesDeserializer,
-    JSONLinesSerializer,
-    JSONSerializer,
-    LibSVMSerializer,
-    NumpyDeserializer,
-    NumpySerializer,
-    PandasDeserializer,
-    SimpleBaseDeserializer,
-    SimpleBaseSerializer,
-    SparseMatrixSerializer,
-    StreamDeserializer,
-    StringDeserializer,
-    StringSerializer,
-    TorchTensorDeserializer,
-    TorchTensorSerializer,
-)
-from serving._compare import compare_variants
-from serving._errors import BadRequest, ServingError
-from serving._model import ModelSpec
-from serving._payload import parse as parse_payload
-from serving._payload import render as render_payload
-from serving._state import set_weights, variant_stats
-from serving._types import Settings, Variant, secret_hash
+import importlib
+
+# Public name -> (module, name there). Imported on first use: a batch transform's scoring
+# actor needs the codecs and the model loader, not Ray Serve (seconds to import).
+_CODECS = ("BaseDeserializer", "BaseSerializer", "BytesDeserializer", "CSVDeserializer",
+           "CSVSerializer", "DataSerializer", "IdentitySerializer", "JSONDeserializer",
+           "JSONLinesDeserializer", "JSONLinesSerializer", "JSONSerializer", "LibSVMSerializer",
+           "NumpyDeserializer", "NumpySerializer", "PandasDeserializer", "SimpleBaseDeserializer",
+           "SimpleBaseSerializer", "SparseMatrixSerializer", "StreamDeserializer",
+           "StringDeserializer", "StringSerializer", "TorchTensorDeserializer",
+           "TorchTensorSerializer")
+_WHERE = {
+    **{n: ("_apps", n) for n in ("delete", "deploy", "endpoint_url", "status", "statuses")},
+    "CaptureConfig": ("_capture", "CaptureConfig"), "Predictor": ("_client", "Predictor"),
+    **{n: ("_codecs", n) for n in _CODECS},
+    "compare_variants": ("_compare", "compare_variants"),
+    "BadRequest": ("_errors", "BadRequest"), "ServingError": ("_errors", "ServingError"),
+    "ModelSpec": ("_model", "ModelSpec"),
+    "parse_payload": ("_payload", "parse"), "render_payload": ("_payload", "render"),
+    "set_weights": ("_state", "set_weights"), "variant_stats": ("_state", "variant_stats"),
+    **{n: ("_types", n) for n in ("Settings", "Variant", "secret_hash")},
+}
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'serving' has no attribute {name!r}")
+    module, attr = _WHERE[name]
+    value = getattr(importlib.import_module(f"serving.{module}"), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "BadRequest", "BaseDeserializer", "BaseSerializer", "BytesDeserializer", "CSVDeserializer",
