@@ -172,7 +172,8 @@ class _Job:
         ds = ds.map(engine.scorer_class(plan.model, plan.settings),
                     # One shard in flight per actor: a queued shard waits for a free actor, not
                     # behind another shard. A killed actor is restarted and its shard retried.
-                    compute=ActorPoolStrategy(size=plan.actors, max_tasks_in_flight_per_actor=1),
+                    compute=ActorPoolStrategy(size=min(plan.actors, len(todo)),
+                                          max_tasks_in_flight_per_actor=1),
                     num_cpus=plan.actor_resources.get("CPU", 1),
                     **({"num_gpus": gpus} if gpus else {}))
         results: queue.Queue = queue.Queue()
