@@ -80,6 +80,16 @@ def test_quickstart_cli_and_job_records(tmp_path):
     assert "churn-preprocess" in invalid[0], invalid
     assert res.stdout.count(": valid ") == len(configs) - 1, res.stdout
 
+    # The transform example runs on what the quickstart registered: one answer per test row.
+    res = subprocess.run([str(BIN / "mlcore"), "transform", "configs/transform.yaml"], cwd=ROOT,
+                         env=_env(home), capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert "1/1 files (" in res.stdout and "58 records" in res.stdout, res.stdout
+    (out,) = (home / "output").glob("breast-cancer-xgboost-*/test.csv.out")
+    scores = [float(x) for x in out.read_text().splitlines()]
+    assert len(scores) == 58 and all(0 <= x <= 1 for x in scores)
+    assert "Traceback" not in res.stderr and "Progress bars" not in res.stderr, res.stderr
+
 
 def _kill_cluster(temp_dir: str) -> None:
     """Stop only the processes of the cluster under temp_dir (never `ray stop`)."""
