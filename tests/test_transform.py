@@ -127,7 +127,7 @@ def test_xgboost_csv_jsonl_parquet_local_and_s3_equal_the_endpoint(trained, endp
     assert d["TransformJobStatus"] == "Completed" and d["BatchStrategy"] == "MultiRecord"
     assert d["Progress"]["records"] == 3000 and d["Progress"]["files_done"] == 2
     assert d["TransformInput"]["SplitType"] == "Line" and d["ModelName"] == trained.latest_training_job.name
-    assert {"Setup", "FirstShard", "Scoring", "Commit", "ActorStartup", "Total"} <= set(d["PhaseTimings"])
+    assert {"Setup", "FirstShard", "Scoring", "Commit", "ModelLoad", "Total"} <= set(d["PhaseTimings"])
     attached = Transformer.attach(t.latest_transform_job.name)
     assert attached.output_path == str(tmp_path / "out") and attached.max_payload == 1
 

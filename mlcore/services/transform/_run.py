@@ -80,8 +80,11 @@ class _Job:
                          "shards": 0, "shards_done": 0, "records": 0, "errors": 0,
                          "bytes": sum(sizes), "bytes_done": 0, "actors": plan.actors,
                          "concurrency": plan.actors // max(plan.spec.instance_count, 1)}
+        # Setup: planning; FirstShard: from the start to the first shard's summary (Ray Data's
+        # pool start and the actors' start-up included); Scoring: the pool's whole run;
+        # Commit: joining parts into .out files; ModelLoad: the slowest actor's model load.
         self.phase = {"Setup": 0.0, "FirstShard": None, "Scoring": 0.0, "Commit": 0.0,
-                      "ActorStartup": 0.0}
+                      "ModelLoad": 0.0}
         self._said = self._recorded = 0.0
 
     def timings(self) -> dict:
@@ -137,7 +140,7 @@ class _Job:
         p["records"] += summary["records"]
         p["errors"] += summary["errors"]
         p["bytes_done"] += self.shard_bytes.get((summary["rel"], summary["index"]), 0)
-        self.phase["ActorStartup"] = max(self.phase["ActorStartup"], summary.get("init_s", 0))
+        self.phase["ModelLoad"] = max(self.phase["ModelLoad"], summary.get("init_s", 0))
         self.got.setdefault(summary["rel"], []).append(summary)
         self._commit_ready()
 
