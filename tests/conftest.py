@@ -48,30 +48,6 @@ def fixed_range_port(low: int = 20000, high: int = 30000) -> int:
 os.environ["MLCORE_SERVE_PORT"] = str(fixed_range_port())
 
 
-def run_together(*commands, timeout: float = 300, **common) -> list:
-    """Run independent commands side by side and return their ``CompletedProcess`` results in
-    order: a CLI call is mostly its interpreter's start-up, so several at once take about as
-    long as one. A command is an argv list, or ``(argv, Popen keywords)`` over ``common``."""
-    import subprocess
-
-    procs = []
-    try:
-        for cmd in commands:
-            argv, own = cmd if isinstance(cmd, tuple) else (cmd, {})
-            procs.append((argv, subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                                 text=True, **{**common, **own})))
-        out = []
-        for argv, proc in procs:
-            stdout, stderr = proc.communicate(timeout=timeout)
-            out.append(subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr))
-        return out
-    finally:
-        for _, proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-
-
 @pytest.fixture(scope="session")
 def s3_server():
     """moto's S3 server on 127.0.0.1 (as s3fs's own tests run it); yields the endpoint URL."""
