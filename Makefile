@@ -19,7 +19,7 @@ quickstart: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -m "not bench and not gpu" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not bench and not gpu" --durations=30 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
