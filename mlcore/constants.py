@@ -62,7 +62,11 @@ ENV_VARS: dict[str, EnvVar] = {
                "a bare FastAPI app), proxy (Serve's Python proxy actor, several times slower) or "
                "auto (haproxy when its binary is installed, else proxy)."),
         EnvVar("MLCORE_SERVERLESS_IDLE_S", float, 60.0,
-               "Idle seconds before a serverless variant scales to zero."),
+               "Idle seconds before a serverless variant (or an async endpoint's workers) "
+               "scales to zero."),
+        EnvVar("MLCORE_ASYNC_LEASE_S", float, 30.0,
+               "Lease of an async request on the replica working on it: a dead replica's "
+               "requests are taken up again this long after its last renewal."),
         EnvVar("MLCORE_FAST_PATH", bool, True,
                "Run a training job with one worker, no retries and no spot capacity as one Ray "
                "task on a warm worker process instead of a whole Ray Train run (same record, "

@@ -48,7 +48,7 @@ def start_serve() -> None:
 # -- validation ---------------------------------------------------------------------------------
 
 
-def _check(name: str, variants: list[Variant]) -> list[ModelSpec]:
+def _check(name: str, variants: list[Variant], settings: Settings) -> list[ModelSpec]:
     """Every model of the endpoint, once its variants are known to be deployable."""
     names = [v.name for v in variants]
     if not variants or len(set(names)) != len(names):
@@ -58,6 +58,10 @@ def _check(name: str, variants: list[Variant]) -> list[ModelSpec]:
         if not (_mlflow_uri(m.model_data) or m.multi_model or _storage.is_committed(m.model_data)):
             raise ServingError(f"cannot deploy {m.model_data}: it is not a committed model "
                                "artifact (the job that wrote it did not complete)")
+    if settings.async_config is not None and (len(variants) > 1 or len(specs) > 1
+                                              or specs[0].multi_model):
+        raise ServingError(f"endpoint {name!r}: an async endpoint serves one model in one "
+                           "variant (not a pipeline, several variants or a multi-model one)")
     if any(m.multi_model for m in specs) and len(specs) > 1:
         raise ServingError(f"endpoint {name!r}: a multi-model variant must be the only one "
                            "(and not a pipeline)")
@@ -122,10 +126,44 @@ def _variant_backend(variant: Variant, settings: Settings):
             for i, spec in enumerate(variant.model)]
 
 
+def _async_app(name: str, variant: Variant, settings: Settings):
+    """An async endpoint's application: the ingress (no model, no CPU, always up) bound to
+    the worker deployment, which Serve scales on the queue's pending + running work."""
+    from ray import serve
+    from ray.serve.config import AutoscalingConfig, AutoscalingPolicy
+
+    from serving._async import AsyncWorker, QueueDepthPolicy
+    from serving._async_ingress import AsyncIngress
+
+    config = settings.async_config
+    scale = dict(variant.autoscaling or {"min_replicas": 0, "max_replicas": variant.replicas})
+    scale.setdefault("initial_replicas", scale["min_replicas"])
+    policy = AutoscalingPolicy(policy_function=QueueDepthPolicy,
+                               policy_kwargs={"queue": config.queue,
+                                              "per_replica": config.max_concurrent})
+    autoscaling = AutoscalingConfig(
+        min_replicas=scale["min_replicas"], max_replicas=scale["max_replicas"],
+        initial_replicas=scale["initial_replicas"], policy=policy,
+        # queued work starts a replica at once; idle ones go after the scale-in delay
+        upscale_delay_s=0, downscale_delay_s=scale.get("downscale_delay_s", 30.0))
+    workers = serve.deployment(
+        AsyncWorker, name=f"variant-{variant.name}", autoscaling_config=autoscaling,
+        ray_actor_options=_actor_options(variant.resources), logging_config=_quiet(),
+        # a replica taken away finishes what it runs (AsyncWorker.__del__) before it goes
+        graceful_shutdown_timeout_s=min(config.invocation_timeout_s, 120),
+    ).bind(variant.model, config)
+    return serve.deployment(AsyncIngress, name="ingress", num_replicas=1,
+                            ray_actor_options={"num_cpus": 0}, logging_config=_quiet(),
+                            max_ongoing_requests=256).bind(name, settings, config, workers)
+
+
 def _ingress_app(name: str, variants: list[Variant], settings: Settings,
                  specs: list[ModelSpec], weights: dict[str, float]):
     """The endpoint's application: its ingress deployment bound to its backends."""
     from ray import serve
+
+    if settings.async_config is not None:
+        return _async_app(name, variants[0], settings)
 
     ongoing = max(v.max_ongoing_requests for v in variants)
     if len(variants) == 1 and isinstance(variants[0].model, ModelSpec):  # the ingress holds it
@@ -156,7 +194,7 @@ def deploy(name: str, variants: list[Variant], settings: Settings | None = None,
     from ray import serve
 
     settings = settings or Settings()
-    specs = _check(name, variants)
+    specs = _check(name, variants, settings)
     start_serve()
     weights = {v.name: v.weight for v in variants}
     app = _ingress_app(name, variants, settings, specs, weights)

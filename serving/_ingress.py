@@ -50,6 +50,28 @@ def _response(status: int, body: dict, headers: dict | None = None) -> Response:
                     headers=headers)
 
 
+def authorized(auth: tuple[str, str], headers) -> bool:
+    """Whether ``headers`` carry the secret whose hash ``auth`` (Settings.auth) holds."""
+    kind, expected = auth
+    if kind == "bearer":
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        given = token.strip() if scheme.lower() == "bearer" else ""
+    else:
+        given = headers.get("x-api-key", "")
+    # Constant-time, on hashes: the replica never holds the secret itself.
+    return hmac.compare_digest(secret_hash(given), expected)
+
+
+def refusal(name: str, auth: tuple[str, str] | None, headers) -> Response | None:
+    """The 401 for a request without the endpoint's secret; None if it may go on."""
+    if not auth or authorized(auth, headers):
+        return None
+    bearer = auth[0] == "bearer"
+    how = "an 'Authorization: Bearer <token>' header" if bearer else "an 'X-Api-Key: <key>' header"
+    return _response(401, {"error": f"endpoint {name!r} needs {how}; the one sent is missing or "
+                                    "wrong"}, {"WWW-Authenticate": "Bearer"} if bearer else None)
+
+
 class Ingress:
     """The endpoint's HTTP entry: auth, payload limit, parsing, variant choice, timeout.
 
@@ -127,27 +149,13 @@ class Ingress:
         path = request.scope["path"].rstrip("/").rsplit("/", 1)[-1]  # not .url: built per call
         if path == "ping" and request.method == "GET":
             return _response(200, {"status": "Healthy"})
-        if self.settings.auth and not self._authorized(request.headers):
-            bearer = self.settings.auth[0] == "bearer"
-            how = ("an 'Authorization: Bearer <token>' header" if bearer
-                   else "an 'X-Api-Key: <key>' header")
-            return _response(401, {"error": f"endpoint {self.name!r} needs {how}; the one sent is "
-                                            "missing or wrong"},
-                             {"WWW-Authenticate": "Bearer"} if bearer else None)
+        denied = refusal(self.name, self.settings.auth, request.headers)
+        if denied is not None:
+            return denied
         if path != "invocations" or request.method != "POST":
             return _response(404, {"error": f"no route {request.method} {request.url.path}; use "
                                             "POST .../invocations or GET .../ping"})
         return None
-
-    def _authorized(self, headers) -> bool:
-        kind, expected = self.settings.auth
-        if kind == "bearer":
-            scheme, _, token = headers.get("authorization", "").partition(" ")
-            given = token.strip() if scheme.lower() == "bearer" else ""
-        else:
-            given = headers.get("x-api-key", "")
-        # Constant-time, on hashes: the replica never holds the secret itself.
-        return hmac.compare_digest(secret_hash(given), expected)
 
     def _check_length(self, headers) -> None:
         """Refuse an oversized payload from its Content-Length, before reading the body."""

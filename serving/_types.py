@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+from serving._async import AsyncConfig
 from serving._capture import CaptureConfig
 from serving._model import ModelSpec
 
@@ -45,6 +46,7 @@ class Settings:
     batch_wait_ms: float = 10.0  # the longest a request waits for others (serving._batch)
     batch_gap_ms: float = 1.0  # a batch stops waiting when no request joined for this long
     capture: CaptureConfig | None = None  # data capture (sampled requests and responses)
+    async_config: AsyncConfig | None = None  # an async endpoint (serving._async)
 
 
 def secret_hash(secret: str) -> str:

@@ -124,6 +124,8 @@ class EndpointRecord(Record):
     Spec: dict = field(default_factory=dict)  # the Endpoint spec, model_dump(mode="json")
     CaptureDestination: str | None = None
     Models: dict = field(default_factory=dict)  # variant name -> resolved model info
+    AsyncInferenceConfig: dict | None = None  # an async endpoint's, as DescribeEndpoint shows it
+    AsyncQueue: str | None = None  # its queue's URI
     FailureReason: str | None = None
     DriverHost: str = field(default_factory=socket.gethostname)
     DriverPid: int = field(default_factory=os.getpid)

@@ -198,8 +198,56 @@ class DataCaptureSpec(Spec):
         None, description="Any fsspec URI; null: $MLCORE_HOME/data-capture.")
 
 
+class NotificationSpec(Spec):
+    """SageMaker's AsyncInferenceNotificationConfig. A topic here is a URL: each outcome is
+    POSTed to it as SageMaker's notification JSON, at least once, keyed by its inferenceId
+    (an SNS ARN has no meaning off AWS; the Python API also takes a callable)."""
+
+    success_topic: str | None = Field(None, description="URL notified of each completed request.")
+    error_topic: str | None = Field(None, description="URL notified of each failed request.")
+    include_inference_response_in: list[Literal["SUCCESS_NOTIFICATION_TOPIC",
+                                                "ERROR_NOTIFICATION_TOPIC"]] = Field(
+        default_factory=list, max_length=2, description="SUCCESS_NOTIFICATION_TOPIC: the "
+        "success notification carries the response body (up to 128 KB).")
+
+    @field_validator("success_topic", "error_topic")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError(f"a topic is an http(s):// URL that receives the notification "
+                             f"JSON; got {shown(v)}")
+        return v
+
+
+class AsyncInferenceSpec(Spec):
+    """SageMaker's AsyncInferenceConfig: requests are queued durably, answered at once with
+    an inference id and the output location, and worked through by replicas that scale to
+    zero while the queue is empty."""
+
+    output_path: str | None = Field(
+        None, description="Where each result is written, as <output_path>/<inference id>.out "
+        "(any fsspec URI); null: s3://<default bucket>/async-endpoint-outputs/<endpoint>.")
+    failure_path: str | None = Field(
+        None, description="Where each failure record is written, as "
+        "<failure_path>/<inference id>-error.out; null: s3://<default bucket>/"
+        "async-endpoint-failures/<endpoint>.")
+    max_concurrent_invocations_per_instance: int | None = Field(
+        None, ge=1, le=1000, description="Requests a replica works on at once; null: one per "
+        "vCPU of the instance type.")
+    notification_config: NotificationSpec | None = Field(
+        None, description="Where outcomes are announced; null: nowhere.")
+    queue: str | None = Field(
+        None, description="The request queue: null for the embedded one (a SQLite file under "
+        "$MLCORE_HOME/async, for endpoints whose replicas share one host), or a sqlite:/// "
+        "path on a shared disk.")
+    request_ttl_s: int = Field(21600, ge=60, le=21600, description="Default RequestTTLSeconds: "
+                               "a request still queued after this long fails.")
+    invocation_timeout_s: int = Field(900, ge=1, le=3600, description="Default "
+                                      "InvocationTimeoutSeconds: the longest one request may run.")
+
+
 class Endpoint(Spec):
-    """A realtime endpoint."""
+    """A realtime endpoint, or an asynchronous one (async_inference)."""
 
     KIND: ClassVar[str] = "Endpoint"
     kind: Literal["Endpoint"] = Field("Endpoint", description="Spec kind.")
@@ -218,6 +266,27 @@ class Endpoint(Spec):
         "at deploy time, whatever allow_unapproved says. MLCORE_REQUIRE_APPROVED_MODEL=true in "
         "the deploying process turns it on for every endpoint.")
     data_capture: DataCaptureSpec | None = Field(None, description="Data capture; null: off.")
+    async_inference: AsyncInferenceSpec | None = Field(
+        None, description="Make the endpoint asynchronous (SageMaker's AsyncInferenceConfig): "
+        "one variant, one model; POST .../async-invocations answers 202 with the inference id.")
+
+    @model_validator(mode="after")
+    def _async_shape(self):
+        if self.async_inference is None:
+            return self
+        if len(self.variants) != 1:
+            raise ValueError(f"an async endpoint has one variant; got {len(self.variants)}")
+        v = self.variants[0]
+        if v.pipeline or (v.model and v.model.model_data_prefix):
+            raise ValueError("an async endpoint serves one model: not a pipeline or a "
+                             "multi-model prefix")
+        if v.serverless_config:
+            raise ValueError("give async_inference or serverless_config, not both (an async "
+                             "endpoint scales to zero on its own queue)")
+        if self.data_capture:
+            raise ValueError("data_capture is not offered on async endpoints (their inputs and "
+                             "outputs are already kept in storage)")
+        return self
 
     def resolve_paths(self, resolve) -> None:
         for v in self.variants:

@@ -8,6 +8,7 @@ from mlcore.records import EndpointRecord, Status
 from mlcore.services import _shapes
 from mlcore.services.endpoints import _deploy
 from mlcore.services.endpoints._deploy import (
+    async_home,
     capture_uri,
     check,
     delete,
@@ -71,6 +72,6 @@ def describe_for_people(name: str) -> dict:
     return _shapes.for_people(describe(name))
 
 
-__all__ = ["RECORD", "capture_uri", "check", "delete", "deploy", "deploy_model", "describe",
+__all__ = ["RECORD", "async_home", "capture_uri", "check", "delete", "deploy", "deploy_model", "describe",
            "describe_for_people", "list_endpoints", "lives_with_driver", "model_ref", "resolve",
            "rows", "run", "serverless_autoscaling", "succeeded", "update_weights"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import time
 from functools import partial
+from pathlib import Path
 
 import algorithms
 import serving
@@ -151,6 +152,55 @@ def _settings(spec: Endpoint):
                             batch_gap_ms=spec.batching.arrival_gap_ms, capture=capture)
 
 
+def async_home(name: str) -> Path:
+    """Where an async endpoint's embedded queue and posted inputs live by default."""
+    return constants.home() / "async" / name
+
+
+def _async_config(spec: Endpoint, model, resources: dict[str, float], topics: dict | None):
+    """The serving side's AsyncConfig of an async endpoint; ``topics``: callables (from the
+    Python API) in place of the spec's topic URLs."""
+    from serving._async import AsyncConfig
+    from serving._payload import ACCEPTS
+
+    a, home = spec.async_inference, async_home(spec.endpoint_name)
+    n = a.notification_config
+    topics = topics or {}
+    return AsyncConfig(
+        queue=a.queue or f"sqlite://{home}.db",
+        output_path=a.output_path or str(home / "outputs"),
+        failure_path=a.failure_path or str(home / "failures"),
+        inputs=str(home / "inputs"),
+        max_concurrent=a.max_concurrent_invocations_per_instance or max(1, int(resources.get("CPU", 1))),
+        success_topic=topics.get("success") or (n.success_topic if n else None),
+        error_topic=topics.get("error") or (n.error_topic if n else None),
+        include_response=bool(n and "SUCCESS_NOTIFICATION_TOPIC" in n.include_inference_response_in),
+        ttl_s=float(a.request_ttl_s), invocation_timeout_s=float(a.invocation_timeout_s),
+        lease_s=constants.get("MLCORE_ASYNC_LEASE_S"),
+        any_content_type=model.handle is not None,
+        accepts=() if model.handle is not None else ACCEPTS.get(model.container, ACCEPTS[None]))
+
+
+def spec_queue(record: EndpointRecord) -> str | None:
+    """The queue an async endpoint's spec names (None: the embedded one)."""
+    return (record.Spec.get("async_inference") or {}).get("queue")
+
+
+def _async_shape(config) -> dict | None:
+    """DescribeEndpoint's AsyncInferenceConfig (SageMaker's shape; a topic that is a
+    callable shows as its name)."""
+    if config is None:
+        return None
+    out = {"S3OutputPath": config.output_path, "S3FailurePath": config.failure_path}
+    topics = {k: getattr(t, "__qualname__", t) for k, t in
+              (("SuccessTopic", config.success_topic), ("ErrorTopic", config.error_topic)) if t}
+    if topics or config.include_response:
+        out["NotificationConfig"] = {**topics, **({"IncludeInferenceResponseIn": [
+            "SUCCESS_NOTIFICATION_TOPIC"]} if config.include_response else {})}
+    return {"ClientConfig": {"MaxConcurrentInvocationsPerInstance": config.max_concurrent},
+            "OutputConfig": out}
+
+
 def capture_destination(spec: Endpoint) -> str:
     return (spec.data_capture.destination_s3_uri if spec.data_capture and
             spec.data_capture.destination_s3_uri else str(constants.home() / "data-capture"))
@@ -171,9 +221,10 @@ def check(spec: Endpoint) -> None:
     _settings(spec)
 
 
-def deploy(spec: Endpoint, wait: bool = True) -> dict:
+def deploy(spec: Endpoint, wait: bool = True, topics: dict | None = None) -> dict:
     """Create or update the endpoint; return its description. Every model is resolved (and
-    every refusal raised) before anything starts."""
+    every refusal raised) before anything starts. ``topics``: an async endpoint's
+    notification callables, ``{"success": f, "error": g}`` (the Python API's)."""
     required_by = approval_required(spec)
     resolved = [_resolve_variant(v, spec.allow_unapproved, required_by) for v in spec.variants]
     settings = _settings(spec)
@@ -186,11 +237,19 @@ def deploy(spec: Endpoint, wait: bool = True) -> dict:
     _session.ensure_ray()
     # after ensure_ray: a replica's resources are fitted to the Ray it runs on
     variants = [_variant(v, m) for v, (m, _) in zip(spec.variants, resolved, strict=True)]
+    if spec.async_inference:
+        settings.async_config = _async_config(spec, resolved[0][0], variants[0].resources, topics)
+        if not spec.variants[0].autoscaling:  # SageMaker's async: to zero while the queue is empty
+            variants[0].autoscaling = {"min_replicas": 0, "initial_replicas": 0,
+                                       "max_replicas": spec.variants[0].initial_instance_count,
+                                       "downscale_delay_s": constants.get("MLCORE_SERVERLESS_IDLE_S")}
     name = spec.endpoint_name
     new = EndpointRecord.claim(name)  # False: an update of an existing endpoint
     record = EndpointRecord.load(name, liveness=False)
     fields = {"LastModifiedTime": time.time(), "Spec": spec.model_dump(mode="json"),
               "CaptureDestination": capture_destination(spec) if spec.data_capture else None,
+              "AsyncInferenceConfig": _async_shape(settings.async_config),
+              "AsyncQueue": settings.async_config.queue if settings.async_config else None,
               "Models": {v.variant_name: info for v, (_, info) in
                          zip(spec.variants, resolved, strict=True)}, **driver()}
     record.update(EndpointStatus=Status.CREATING if new else Status.UPDATING)
@@ -236,6 +295,8 @@ def describe(name: str, apps: dict | None = None) -> dict:
         vn = v["variant_name"]
         if v.get("pipeline"):
             deployment = f"{vn}-stage-0"
+        elif record["Spec"].get("async_inference"):
+            deployment = f"variant-{vn}"
         else:
             deployment = "ingress" if len(record["Spec"]["variants"]) == 1 else f"variant-{vn}"
         replicas = ((live or {}).get("deployments", {}).get(deployment) or {}).get("replicas", {})
@@ -256,7 +317,9 @@ def describe(name: str, apps: dict | None = None) -> dict:
             "Url": serving.endpoint_url(name), "CreationTime": record["CreationTime"],
             "LastModifiedTime": record["LastModifiedTime"], "ProductionVariants": variants,
             "Auth": (record["Spec"].get("auth") or {}).get("type"),
-            "DataCaptureConfig": _capture_info(record)}
+            "DataCaptureConfig": _capture_info(record),
+            **({"AsyncInferenceConfig": record["AsyncInferenceConfig"]}
+               if record.get("AsyncInferenceConfig") else {})}
 
 
 def capture_uri(name: str) -> str | None:
@@ -281,9 +344,14 @@ def list_endpoints() -> list[dict]:
 
 
 def delete(name: str) -> None:
-    _existing(name).update(EndpointStatus=Status.DELETING)
+    record = _existing(name)
+    record.update(EndpointStatus=Status.DELETING)
     if _connected():
         serving.delete(name)
+    queue = record.AsyncQueue
+    if queue and queue.startswith("sqlite://") and not spec_queue(record):  # the embedded one
+        for suffix in ("", "-wal", "-shm"):
+            Path(queue.removeprefix("sqlite://") + suffix).unlink(missing_ok=True)
     EndpointRecord.delete(name)
 
 
