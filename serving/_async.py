@@ -94,6 +94,15 @@ def _remove(uri: str) -> None:
         pass
 
 
+def _remove_staged(final: str) -> None:
+    fs, path = _storage.filesystem(_staging(final, 0))
+    for left in fs.glob(path[:-1] + "*"):  # <name>.<attempt>
+        try:
+            fs.rm(left)
+        except FileNotFoundError:
+            pass
+
+
 def _move(src: str, dest: str) -> None:
     fs, path = _storage.filesystem(src)
     if _storage.is_remote(dest):  # a server-side copy: the object appears whole or not at all
@@ -111,7 +120,7 @@ def settle(queue, request: Request, config: AsyncConfig, owner: str) -> None:
         final = config.locations(request.id)[request.status == FAILED]
         if not exists(final):  # a crash after the move and before `moved` leaves it in place
             _move(request.staged, final)
-        _remove(request.staged)
+        _remove_staged(final)  # this attempt's, and any a crashed earlier one left
         queue.moved(request.id)
     if not request.notified:
         notify(request, config)

@@ -17,7 +17,6 @@ into place, a notification not delivered).
 from __future__ import annotations
 
 import re
-import sqlite3
 import threading
 import time
 import uuid
@@ -30,7 +29,7 @@ from serving._errors import BadRequest
 from serving._ingress import _response, refusal
 from serving._log import replica_log as log
 from serving._payload import CONTENT_TYPES, media_type
-from serving._queue import TERMINAL, QueueFull, open_queue
+from serving._queue import TERMINAL, QueueFull, Taken, open_queue
 
 MAX_ASYNC_PAYLOAD = 1024 ** 3  # SageMaker's async limit: 1 GB
 _ID = re.compile(r"^[\x21-\x7e]{1,64}$")  # InvokeEndpointAsync's InferenceId: 1-64 printable
@@ -118,7 +117,7 @@ class AsyncIngress:
         try:
             self.queue.submit(inference_id, location, ctype, accept or "*/*", output, failure,
                               ttl, notify=notify)
-        except sqlite3.IntegrityError:
+        except Taken:
             raise BadRequest(409, f"inference id {inference_id!r} was already used on endpoint "
                                   f"{self.name!r}; send a new one") from None
         except QueueFull as e:

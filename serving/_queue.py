@@ -95,6 +95,10 @@ class Request:
 _COLUMNS = ", ".join(Request.__dataclass_fields__)
 
 
+class Taken(Exception):
+    """The inference id was used before (HTTP 409)."""
+
+
 class QueueFull(Exception):
     """The queue holds its most open requests; the client retries later (HTTP 429)."""
 
@@ -143,11 +147,13 @@ class SqliteQueue:
                failure: str, ttl_s: float, notify: bool = False,
                max_open: int | None = None) -> Request:
         """Accept a request (``notify``: a topic waits for its outcome). Raises
-        ``sqlite3.IntegrityError`` for an inference id already taken."""
+        :class:`Taken` for an inference id used before, :class:`QueueFull` past ``max_open``."""
         now = self._clock()
         with self._tx() as db:
             if max_open is not None and self._open(db) >= max_open:
                 raise QueueFull(f"{max_open} requests are already queued or running")
+            if db.execute("SELECT 1 FROM requests WHERE id = ?", (id,)).fetchone():
+                raise Taken(f"inference id {id!r} is taken")
             db.execute("INSERT INTO requests (id, input, content_type, accept, output, failure, "
                        "status, submitted, expires, notified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        (id, input, content_type, accept, output, failure, PENDING, now,
@@ -260,7 +266,21 @@ class SqliteQueue:
         with self._tx() as db:
             db.execute("UPDATE requests SET notified = 1 WHERE id = ?", (id,))
 
+    def drop(self) -> None:
+        """Remove the queue (its endpoint was deleted)."""
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+        for suffix in ("", "-wal", "-shm"):
+            Path(self.path + suffix).unlink(missing_ok=True)
 
-def open_queue(uri: str) -> SqliteQueue:
-    """The queue at ``uri``: a SQLite file path (``sqlite:///path`` or a plain path)."""
+
+def open_queue(uri: str):
+    """The queue at ``uri``: ``redis://host:port/db?prefix=...`` (:mod:`serving._queue_redis`),
+    or a SQLite file (``sqlite:///path`` or a plain path)."""
+    if uri.startswith(("redis://", "rediss://")):
+        from serving._queue_redis import RedisQueue
+
+        return RedisQueue(uri)
     return SqliteQueue(uri.removeprefix("sqlite://"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
+import time
 
 import numpy as np
 import pytest
@@ -46,6 +47,77 @@ def fixed_range_port(low: int = 20000, high: int = 30000) -> int:
 
 
 os.environ["MLCORE_SERVE_PORT"] = str(fixed_range_port())
+
+
+def run_together(*commands, timeout: float = 300, **common) -> list:
+    """Run independent commands side by side and return their ``CompletedProcess`` results in
+    order: a CLI call is mostly its interpreter's start-up, so several at once take about as
+    long as one. A command is an argv list, or ``(argv, Popen keywords)`` over ``common``."""
+    import subprocess
+
+    procs = []
+    try:
+        for cmd in commands:
+            argv, own = cmd if isinstance(cmd, tuple) else (cmd, {})
+            procs.append((argv, subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                                 text=True, **{**common, **own})))
+        out = []
+        for argv, proc in procs:
+            stdout, stderr = proc.communicate(timeout=timeout)
+            out.append(subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr))
+        return out
+    finally:
+        for _, proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+class RedisServer:
+    """A ``redis-server`` on 127.0.0.1 with an append-only file fsynced on every write (what an
+    async endpoint's queue on Redis asks for), which the tests may kill and start again."""
+
+    def __init__(self, directory: str):
+        self.dir, self.port, self.proc = directory, fixed_range_port(), None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        import shutil
+        import subprocess
+
+        import redis
+
+        self.proc = subprocess.Popen(
+            [shutil.which("redis-server"), "--bind", "127.0.0.1", "--port", str(self.port),
+             "--dir", self.dir, "--appendonly", "yes", "--appendfsync", "always", "--save", "",
+             "--protected-mode", "yes"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                redis.Redis.from_url(self.url).ping()
+                return
+            except redis.ConnectionError:
+                assert self.proc.poll() is None and time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        """SIGKILL: what is not in the append-only file is lost."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """Debian's redis-server (``.ci/run`` installs it); the tests that need it skip without it."""
+    import shutil
+
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    server = RedisServer(str(tmp_path_factory.mktemp("redis")))
+    server.start()
+    yield server
+    server.kill()
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,8 @@ accepted request when a worker replica or the ingress is SIGKILLed."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -206,3 +208,121 @@ def test_async_endpoint_from_zero_results_failures_notifications_and_refusals(
         endpoints.delete(name)
         hook.server.shutdown()
     assert not Path(endpoints.async_home(name)).with_suffix(".db").exists()
+
+
+SLOW_MODEL = '''
+"""y = X @ w, slowly (a long request), with the framework containers' handlers."""
+import os
+import time
+
+import numpy as np
+
+
+def model_fn(model_dir):
+    return np.loadtxt(os.path.join(model_dir, "w.txt"))
+
+
+def predict_fn(data, model):
+    time.sleep(0.4)
+    return np.asarray(data, dtype=float) @ model
+'''
+
+
+def _replica_pids(app: str, deployment: str) -> list[int]:
+    """PIDs of a Serve deployment's replicas (Ray titles them ray::ServeReplica:<app>:<name>)."""
+    import psutil
+
+    title = f"ServeReplica:{app}:{deployment}"
+    return [p.pid for p in psutil.process_iter(["cmdline"])
+            if any(title in part for part in (p.info["cmdline"] or []))]
+
+
+def _kill(pids: list[int]) -> None:
+    assert pids
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.chaos
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_every_accepted_request_has_one_outcome_when_replicas_ingress_or_redis_die(
+        ray_session, tmp_path, monkeypatch, request, backend):
+    monkeypatch.setenv("MLCORE_ASYNC_LEASE_S", "3")  # a dead replica's work is taken up soon
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    w = np.array([0.5, -1.0, 2.0])
+    np.savetxt(model_dir / "w.txt", w)
+    (tmp_path / "slow.py").write_text(SLOW_MODEL)
+    redis_server = request.getfixturevalue("redis_server") if backend == "redis" else None
+    name = f"ep-async-chaos-{backend}"
+    out = tmp_path / "out"
+    spec = Endpoint(endpoint_name=name, variants=[{
+        "model": {"model_data": str(model_dir), "entry_point": str(tmp_path / "slow.py"),
+                  "framework": "sklearn"},
+        "autoscaling": {"min_capacity": 1, "max_capacity": 1}}],
+        async_inference={"output_path": str(out), "failure_path": str(tmp_path / "fail"),
+                         "max_concurrent_invocations_per_instance": 2,
+                         **({"queue": redis_server.url} if redis_server else {})})
+    endpoints.deploy(spec)
+    accepted: dict[str, bytes] = {}  # inference id -> its body
+    rng = np.random.default_rng(7)
+
+    def submit(i: int) -> None:
+        """Send request i until it is accepted: a 202, or a 409 for its own id (the ingress
+        died after persisting it, before answering)."""
+        body = _csv(rng.normal(size=(3, 3)).astype(np.float32))
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                res = _submit(name, body, {"Content-Type": "text/csv", "Accept": "text/csv",
+                                           "X-Amzn-SageMaker-Inference-Id": f"req-{i}"})
+                if res.status_code in (202, 409):
+                    accepted[f"req-{i}"] = body
+                    return
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, f"req-{i} was never accepted"
+            time.sleep(0.2)
+
+    def finished() -> int:
+        return sum(1 for f in out.glob("*.out"))
+
+    try:
+        for i in range(10):
+            submit(i)
+        wait_for(lambda: finished() >= 2, 60, "the first results")
+        _kill(_replica_pids(name, "variant-AllTraffic"))  # mid-stream: two requests in its hands
+        for i in range(10, 16):
+            submit(i)
+        _kill(_replica_pids(name, "ingress"))  # the process that accepts; Serve starts another
+        for i in range(16, 22):
+            submit(i)
+        if redis_server is not None:  # the queue's server itself dies, and comes back
+            redis_server.kill()
+            time.sleep(1.0)
+            redis_server.start()
+        for i in range(22, 26):
+            submit(i)
+
+        def all_settled():
+            try:
+                states = [_status(name, i)["Status"] for i in accepted]
+            except (requests.RequestException, ValueError):
+                return False
+            return all(s in ("Completed", "Failed") for s in states)
+
+        wait_for(all_settled, 180, "every accepted request to finish", every=0.5)
+        for i, body in accepted.items():
+            X = np.loadtxt(body.decode().splitlines(), delimiter=",", ndmin=2)
+            st = _status(name, i)
+            assert st["Status"] == "Completed", st
+            got = np.loadtxt((out / f"{i}.out").read_text().splitlines(), delimiter=",")
+            np.testing.assert_allclose(got.ravel(), (X @ w).ravel(), rtol=1e-5)
+            assert not (tmp_path / "fail" / f"{i}-error.out").exists()
+        assert sorted(p.name for p in out.glob("*.out")) == sorted(f"{i}.out" for i in accepted)
+        assert not list((out / ".mlcore-async").glob("*"))  # no staged copy left behind
+        assert len(accepted) == 26
+        # The replica died with work in its hands: that work ran again under a new attempt.
+        assert max(_status(name, i)["Attempts"] for i in accepted) >= 2
+    finally:
+        endpoints.delete(name)

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import sqlite3
+import time
+import uuid
 from pathlib import Path
 
 import pytest
 
 from serving._async import AsyncConfig, replicas_for, settle
-from serving._queue import COMPLETED, FAILED, IN_PROGRESS, PENDING, QueueFull, SqliteQueue
+from serving._queue import COMPLETED, FAILED, IN_PROGRESS, PENDING, QueueFull, SqliteQueue, Taken
 
 
 class Clock:
@@ -24,8 +25,21 @@ class Clock:
         return self.t
 
 
-def _queue(tmp_path, clock=None):
-    return SqliteQueue(str(tmp_path / "q.db"), clock or Clock())
+@pytest.fixture(params=["sqlite", "redis"])
+def queue_uri(request, tmp_path):
+    """The embedded queue, and the queue on a real redis-server (both backends, one protocol)."""
+    if request.param == "sqlite":
+        return f"sqlite://{tmp_path / 'q.db'}"
+    server = request.getfixturevalue("redis_server")
+    return f"{server.url}?prefix=mlcore:test:{uuid.uuid4().hex}"
+
+
+def _open(uri, clock=None):
+    if uri.startswith("redis://"):
+        from serving._queue_redis import RedisQueue
+
+        return RedisQueue(uri, clock or Clock())
+    return SqliteQueue(uri.removeprefix("sqlite://"), clock or Clock())
 
 
 def _submit(q, id, tmp_path, **kw):
@@ -33,14 +47,14 @@ def _submit(q, id, tmp_path, **kw):
                     str(tmp_path / "fail" / f"{id}-error.out"), kw.pop("ttl_s", 3600), **kw)
 
 
-def test_claim_lease_fence_and_settle(tmp_path):
+def test_claim_lease_fence_and_settle(tmp_path, queue_uri):
     clock = Clock()
-    q = _queue(tmp_path, clock)
+    q = _open(queue_uri, clock)
     for i in range(3):
         _submit(q, f"r{i}", tmp_path)
         clock.t += 1
     assert q.counts()[PENDING] == 3 and q.open_work() == 3
-    with pytest.raises(sqlite3.IntegrityError):  # an inference id is used once
+    with pytest.raises(Taken):  # an inference id is used once
         _submit(q, "r0", tmp_path)
 
     a = q.claim("A", lease_s=10, max_attempts=3)
@@ -67,9 +81,9 @@ def test_claim_lease_fence_and_settle(tmp_path):
     assert (again.id, again.attempt) == ("r2", 1)
 
 
-def test_poison_and_expired_requests_come_back_with_a_reason(tmp_path):
+def test_poison_and_expired_requests_come_back_with_a_reason(tmp_path, queue_uri):
     clock = Clock()
-    q = _queue(tmp_path, clock)
+    q = _open(queue_uri, clock)
     _submit(q, "poison", tmp_path)
     for attempt in (1, 2):  # its replica dies twice under it
         r = q.claim("X", 5, max_attempts=2)
@@ -84,15 +98,15 @@ def test_poison_and_expired_requests_come_back_with_a_reason(tmp_path):
     assert r.id == "late" and "RequestTTLSeconds" in r.reason
 
 
-def _config(tmp_path) -> AsyncConfig:
-    return AsyncConfig(queue=f"sqlite://{tmp_path / 'q.db'}", output_path=str(tmp_path / "out"),
+def _config(tmp_path, queue_uri=None) -> AsyncConfig:
+    return AsyncConfig(queue=queue_uri or f"sqlite://{tmp_path / 'q.db'}", output_path=str(tmp_path / "out"),
                        failure_path=str(tmp_path / "fail"), inputs=str(tmp_path / "in"))
 
 
-def test_a_commit_interrupted_before_its_move_is_settled_once(tmp_path):
-    cfg, sent = _config(tmp_path), []
+def test_a_commit_interrupted_before_its_move_is_settled_once(tmp_path, queue_uri):
+    cfg, sent = _config(tmp_path, queue_uri), []
     cfg = AsyncConfig(**{**cfg.__dict__, "success_topic": sent.append})
-    q = _queue(tmp_path)
+    q = _open(queue_uri)
     _submit(q, "r", tmp_path, notify=True)
     r = q.claim("A", 10, 3)
     staged = tmp_path / "out" / ".mlcore-async" / "r.out.1"
@@ -103,7 +117,7 @@ def test_a_commit_interrupted_before_its_move_is_settled_once(tmp_path):
     assert not (tmp_path / "out" / "r.out").exists() and not q.get("r").settled
     assert q.unsettled()[0].id == "r"
     # Two sweepers: only the one holding the settle claim moves it.
-    q2 = SqliteQueue(q.path)
+    q2 = _open(queue_uri)
     assert q2.claim_settle("r", "S1", 10) and not q2.claim_settle("r", "S2", 10)
     settle(q, q.get("r"), cfg, "S1")
     settle(q, q.get("r"), cfg, "S2")  # nothing left to do
@@ -114,8 +128,8 @@ def test_a_commit_interrupted_before_its_move_is_settled_once(tmp_path):
     assert sent[0]["responseParameters"]["outputLocation"].endswith("/out/r.out")
 
 
-def _claimer(path: str, n: int, out) -> None:
-    q = SqliteQueue(path)
+def _claimer(uri: str, out) -> None:
+    q = _open(uri, time.time)
     got = []
     while (r := q.claim(f"p{multiprocessing.current_process().pid}", 60, 3)) is not None:
         got.append(r.id)
@@ -123,13 +137,13 @@ def _claimer(path: str, n: int, out) -> None:
     out.put(got)
 
 
-def test_claims_are_exclusive_across_processes(tmp_path):
-    q = _queue(tmp_path)
+def test_claims_are_exclusive_across_processes(tmp_path, queue_uri):
+    q = _open(queue_uri, time.time)
     for i in range(200):
         _submit(q, f"r{i}", tmp_path)
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    procs = [ctx.Process(target=_claimer, args=(q.path, 200, out)) for _ in range(3)]
+    procs = [ctx.Process(target=_claimer, args=(queue_uri, out)) for _ in range(3)]
     for p in procs:
         p.start()
     got = [out.get(timeout=120) for _ in procs]
@@ -140,8 +154,8 @@ def test_claims_are_exclusive_across_processes(tmp_path):
     assert q.counts()[COMPLETED] == 200 and q.open_work() == 0
 
 
-def test_queue_limit_and_scaling_decision(tmp_path):
-    q = _queue(tmp_path)
+def test_queue_limit_and_scaling_decision(tmp_path, queue_uri):
+    q = _open(queue_uri)
     _submit(q, "a", tmp_path, max_open=1)
     with pytest.raises(QueueFull):
         _submit(q, "b", tmp_path, max_open=1)
@@ -153,10 +167,10 @@ def test_failure_record_is_json_with_the_reason(tmp_path):
     from serving._async import AsyncWorker
 
     cfg = _config(tmp_path)
-    q = _queue(tmp_path)
+    q = _open(cfg.queue)
     _submit(q, "gone", tmp_path)
     worker = AsyncWorker.__new__(AsyncWorker)  # the processing step alone, without a model
-    worker.config, worker.queue, worker.owner = cfg, SqliteQueue(q.path), "W"
+    worker.config, worker.queue, worker.owner = cfg, q, "W"
     worker.answer = lambda *a: (_ for _ in ()).throw(AssertionError("no input, no model call"))
     worker._process(q.claim("W", 10, 3))
     record = json.loads(Path(tmp_path / "fail" / "gone-error.out").read_text())

@@ -238,8 +238,22 @@ class AsyncInferenceSpec(Spec):
         None, description="Where outcomes are announced; null: nowhere.")
     queue: str | None = Field(
         None, description="The request queue: null for the embedded one (a SQLite file under "
-        "$MLCORE_HOME/async, for endpoints whose replicas share one host), or a sqlite:/// "
-        "path on a shared disk.")
+        "$MLCORE_HOME/async: the replicas share one host); redis://host:port/db for a Redis "
+        "server run with appendonly yes and appendfsync always (replicas on any host); or "
+        "sqlite:///path.")
+
+    @field_validator("queue")
+    @classmethod
+    def _queue(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("redis://", "rediss://", "sqlite:///")):
+            raise ValueError(f"queue is redis://host:port/db or sqlite:///path; got {shown(v)}")
+        if v is not None and v.startswith("redis"):
+            try:
+                import redis  # noqa: F401
+            except ImportError:
+                raise ValueError("a redis:// queue needs the redis package: pip install "
+                                 "'mlcore[redis]'") from None
+        return v
     request_ttl_s: int = Field(21600, ge=60, le=21600, description="Default RequestTTLSeconds: "
                                "a request still queued after this long fails.")
     invocation_timeout_s: int = Field(900, ge=1, le=3600, description="Default "

@@ -157,6 +157,16 @@ def async_home(name: str) -> Path:
     return constants.home() / "async" / name
 
 
+def _queue_uri(queue: str | None, name: str, home: Path) -> str:
+    """The queue of async endpoint ``name``: the embedded SQLite file, a named one, or this
+    endpoint's keys on a Redis server."""
+    if queue is None:
+        return f"sqlite://{home}.db"
+    if queue.startswith(("redis://", "rediss://")) and "prefix=" not in queue:
+        return f"{queue}{'&' if '?' in queue else '?'}prefix=mlcore:async:{name}"
+    return queue
+
+
 def _async_config(spec: Endpoint, model, resources: dict[str, float], topics: dict | None):
     """The serving side's AsyncConfig of an async endpoint; ``topics``: callables (from the
     Python API) in place of the spec's topic URLs."""
@@ -167,7 +177,7 @@ def _async_config(spec: Endpoint, model, resources: dict[str, float], topics: di
     n = a.notification_config
     topics = topics or {}
     return AsyncConfig(
-        queue=a.queue or f"sqlite://{home}.db",
+        queue=_queue_uri(a.queue, spec.endpoint_name, home),
         output_path=a.output_path or str(home / "outputs"),
         failure_path=a.failure_path or str(home / "failures"),
         inputs=str(home / "inputs"),
@@ -179,11 +189,6 @@ def _async_config(spec: Endpoint, model, resources: dict[str, float], topics: di
         lease_s=constants.get("MLCORE_ASYNC_LEASE_S"),
         any_content_type=model.handle is not None,
         accepts=() if model.handle is not None else ACCEPTS.get(model.container, ACCEPTS[None]))
-
-
-def spec_queue(record: EndpointRecord) -> str | None:
-    """The queue an async endpoint's spec names (None: the embedded one)."""
-    return (record.Spec.get("async_inference") or {}).get("queue")
 
 
 def _async_shape(config) -> dict | None:
@@ -348,10 +353,10 @@ def delete(name: str) -> None:
     record.update(EndpointStatus=Status.DELETING)
     if _connected():
         serving.delete(name)
-    queue = record.AsyncQueue
-    if queue and queue.startswith("sqlite://") and not spec_queue(record):  # the embedded one
-        for suffix in ("", "-wal", "-shm"):
-            Path(queue.removeprefix("sqlite://") + suffix).unlink(missing_ok=True)
+    if record.AsyncQueue:  # its queued requests go with it, as SageMaker's do
+        from serving._queue import open_queue
+
+        open_queue(record.AsyncQueue).drop()
     EndpointRecord.delete(name)
 
 
