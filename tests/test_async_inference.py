@@ -20,10 +20,11 @@ import requests
 import serving
 from mlcore import _storage
 from mlcore.services import endpoints
-from mlcore.specs import Endpoint
+from mlcore.specs import Endpoint, load_file
 from tests.conftest import make_classification
 
 pytestmark = pytest.mark.integration
+ROOT = Path(__file__).parents[1]
 
 
 class Webhook:
@@ -97,12 +98,14 @@ def test_async_endpoint_from_zero_results_failures_notifications_and_refusals(
     hook = Webhook()
     job = trained.latest_training_job.name
     name = "ep-async"
-    spec = Endpoint(endpoint_name=name, variants=[{"model": {"training_job": job}}],
-                    async_inference={"output_path": f"s3://{bucket}/async/out",
-                                     "failure_path": f"s3://{bucket}/async/fail",
-                                     "max_concurrent_invocations_per_instance": 2,
-                                     "notification_config": {"success_topic": hook.url,
-                                                             "error_topic": hook.url}})
+    # The shipped example, on this session's model, bucket and notification topic.
+    example = load_file(ROOT / "configs" / "endpoint-async.yaml").model_dump()
+    example["variants"][0].update(model={"training_job": job}, instance_type="local")  # 1 CPU
+    example["async_inference"].update(
+        output_path=f"s3://{bucket}/async/out", failure_path=f"s3://{bucket}/async/fail",
+        max_concurrent_invocations_per_instance=2,
+        notification_config={"success_topic": hook.url, "error_topic": hook.url})
+    spec = Endpoint(**{**example, "endpoint_name": name})
     desc = endpoints.deploy(spec)
     try:
         assert desc["AsyncInferenceConfig"]["OutputConfig"]["S3OutputPath"] == f"s3://{bucket}/async/out"
