@@ -89,18 +89,18 @@ def _csv(X: np.ndarray) -> bytes:
 
 
 def test_async_endpoint_from_zero_results_failures_notifications_and_refusals(
-        trained, bucket, monkeypatch):
+        trained, bucket):
     from algorithms import get as algorithm
     from serving._model import _load
     from serving._payload import parse, render
 
-    monkeypatch.setenv("MLCORE_SERVERLESS_IDLE_S", "3")  # back to zero soon after the queue empties
     hook = Webhook()
     job = trained.latest_training_job.name
     name = "ep-async"
     # The shipped example, on this session's model, bucket and notification topic.
     example = load_file(ROOT / "configs" / "endpoint-async.yaml").model_dump()
     example["variants"][0].update(model={"training_job": job}, instance_type="local")  # 1 CPU
+    example["variants"][0]["autoscaling"]["scale_in_cooldown_s"] = 3  # idle to zero soon
     example["async_inference"].update(
         output_path=f"s3://{bucket}/async/out", failure_path=f"s3://{bucket}/async/fail",
         max_concurrent_invocations_per_instance=2,
@@ -109,7 +109,9 @@ def test_async_endpoint_from_zero_results_failures_notifications_and_refusals(
     desc = endpoints.deploy(spec)
     try:
         assert desc["AsyncInferenceConfig"]["OutputConfig"]["S3OutputPath"] == f"s3://{bucket}/async/out"
-        assert _workers(name) == 0  # no replica while the queue is empty
+        # It starts with initial_instance_count replicas (1), as SageMaker's does, and scales
+        # in to zero while the queue is empty.
+        wait_for(lambda: _workers(name) == 0, 60, "the idle workers to scale to zero")
 
         # The realtime answer, from the realtime path's own functions on the same model.
         model_spec, _ = endpoints.resolve(spec.variants[0].model)
