@@ -18,6 +18,7 @@ autoscaling policy counts waiting messages only. :class:`QueueDepthPolicy` count
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -111,11 +112,13 @@ def _move(src: str, dest: str) -> None:
         os.replace(path, _storage.local_path(dest))
 
 
-def settle(queue, request: Request, config: AsyncConfig, owner: str) -> None:
+def settle(queue, request: Request, config: AsyncConfig, owner: str,
+           claimed: bool = False) -> None:
     """Move a finished request's staging object into place (once), then notify. Idempotent,
-    and safe to run in several processes: the move is done under a short claim."""
+    and safe to run in several processes: the move is done under a short claim (``claimed``:
+    the caller took it when it finished the request)."""
     if request.staged is not None:
-        if not queue.claim_settle(request.id, owner, config.lease_s):
+        if not claimed and not queue.claim_settle(request.id, owner, config.lease_s):
             return  # another process is settling it
         final = config.locations(request.id)[request.status == FAILED]
         if not exists(final):  # a crash after the move and before `moved` leaves it in place
@@ -184,7 +187,8 @@ class AsyncWorker:
 
         self.model, self.n_features = _load(model)
         self._predict, self._handle, self._container = model.predict, model.handle, model.container
-        self.config, self.queue, self._poll = config, open_queue(config.queue), poll_s
+        self.config, self._poll = config, poll_s
+        self.queue = open_queue(config.queue, durable=False)  # see SqliteQueue's durable
         self.owner = f"replica-{uuid.uuid4().hex[:12]}"
         self._held: dict[str, int] = {}  # id -> attempt, what this replica works on
         self._lock, self._stop = threading.Lock(), threading.Event()
@@ -271,10 +275,13 @@ class AsyncWorker:
                                   "InputLocation": request.input}).encode()
         staged = _staging(final, request.attempt)
         _write(staged, content)
-        if not self.queue.finish(request.id, request.attempt, status, staged, reason):
+        if not self.queue.finish(request.id, request.attempt, status, staged, reason,
+                                 self.owner, self.config.lease_s):
             _remove(staged)  # fenced: another attempt owns the outcome
             return
-        settle(self.queue, self.queue.get(request.id), self.config, self.owner)
+        done = dataclasses.replace(request, status=status, staged=staged, reason=reason,
+                                   finished=time.time())
+        settle(self.queue, done, self.config, self.owner, claimed=True)
 
     def answer(self, raw: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
         """What the realtime endpoint answers for this body (``serving._ingress``)."""

@@ -107,14 +107,18 @@ class SqliteQueue:
     """The embedded backend (see the module docstring). Thread-safe: one connection per
     thread, opened on first use."""
 
-    def __init__(self, path: str, clock: Callable[[], float] = time.time):
-        self.path, self._clock = str(path), clock
+    def __init__(self, path: str, clock: Callable[[], float] = time.time, durable: bool = True):
+        # durable: every commit fsynced (the ingress: an accepted request survives a power
+        # loss). Off, WAL commits survive any process's death but not the machine's; the
+        # workers' steps can be: a lost claim or finish only runs the request again, and the
+        # move is skipped when the output is in place already.
+        self.path, self._clock, self._durable = str(path), clock, durable
         self._local = threading.local()
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._db().executescript(_SCHEMA)  # its own transaction
 
     def __reduce__(self):  # travels to replicas and the autoscaler as its path
-        return (SqliteQueue, (self.path,))
+        return (SqliteQueue, (self.path, time.time, self._durable))
 
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -122,7 +126,7 @@ class SqliteQueue:
             db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
                                  check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")  # a committed submit survives a power loss
+            db.execute(f"PRAGMA synchronous={'FULL' if self._durable else 'NORMAL'}")
             db.row_factory = sqlite3.Row
             self._local.db = db
         return db
@@ -229,15 +233,18 @@ class SqliteQueue:
                        (PENDING, id, attempt, IN_PROGRESS))
 
     def finish(self, id: str, attempt: int, status: str, staged: str | None,
-               reason: str | None = None) -> bool:
+               reason: str | None = None, owner: str | None = None, lease_s: float = 0) -> bool:
         """Make ``status`` the request's outcome if ``attempt`` is still current; ``staged``:
-        the object to move into place next (:meth:`settle`). False: fenced (do not move)."""
+        the object to move into place next (:meth:`settle`), under ``owner``'s settle claim
+        for ``lease_s`` when given. False: fenced (do not move)."""
         assert status in TERMINAL
+        now = self._clock()
         with self._tx() as db:
             return bool(db.execute(
                 "UPDATE requests SET status = ?, staged = ?, reason = ?, finished = ?, "
-                "owner = NULL, lease_until = NULL WHERE id = ? AND attempt = ? AND status = ?",
-                (status, staged, reason, self._clock(), id, attempt, IN_PROGRESS)).rowcount)
+                "owner = ?, lease_until = ? WHERE id = ? AND attempt = ? AND status = ?",
+                (status, staged, reason, now, owner, now + lease_s if owner else None, id,
+                 attempt, IN_PROGRESS)).rowcount)
 
     def unsettled(self, limit: int = 100) -> list[Request]:
         """Finished requests whose staging object has not moved yet, or whose notification
@@ -276,11 +283,11 @@ class SqliteQueue:
             Path(self.path + suffix).unlink(missing_ok=True)
 
 
-def open_queue(uri: str):
+def open_queue(uri: str, durable: bool = True):
     """The queue at ``uri``: ``redis://host:port/db?prefix=...`` (:mod:`serving._queue_redis`),
-    or a SQLite file (``sqlite:///path`` or a plain path)."""
+    or a SQLite file (``sqlite:///path`` or a plain path); ``durable``: see SqliteQueue."""
     if uri.startswith(("redis://", "rediss://")):
         from serving._queue_redis import RedisQueue
 
         return RedisQueue(uri)
-    return SqliteQueue(uri.removeprefix("sqlite://"))
+    return SqliteQueue(uri.removeprefix("sqlite://"), durable=durable)

@@ -90,7 +90,7 @@ _FINISH = """
 local r = KEYS[1] .. ':r:' .. ARGV[1]
 if redis.call('HGET', r, 'status') ~= 'InProgress' or redis.call('HGET', r, 'attempt') ~= ARGV[2] then return 0 end
 redis.call('HSET', r, 'status', ARGV[3], 'staged', ARGV[4], 'reason', ARGV[5], 'finished', ARGV[6],
-  'owner', '', 'lease_until', '')
+  'owner', ARGV[7], 'lease_until', ARGV[8])
 redis.call('ZREM', KEYS[1] .. ':running', ARGV[1])
 if ARGV[4] ~= '' or redis.call('HGET', r, 'notified') == '0' then
   redis.call('ZADD', KEYS[1] .. ':unsettled', ARGV[6], ARGV[1])
@@ -197,8 +197,10 @@ class RedisQueue:
     def release(self, id: str, attempt: int) -> None:
         self._run("release", id, attempt)
 
-    def finish(self, id, attempt, status, staged, reason=None) -> bool:
-        return bool(self._run("finish", id, attempt, status, staged, reason, repr(self._clock())))
+    def finish(self, id, attempt, status, staged, reason=None, owner=None, lease_s=0) -> bool:
+        now = self._clock()
+        return bool(self._run("finish", id, attempt, status, staged, reason, repr(now), owner,
+                              repr(now + lease_s) if owner else None))
 
     def unsettled(self, limit: int = 100) -> list[Request]:
         ids = self._redis.zrange(f"{self.prefix}:unsettled", 0, limit - 1)
