@@ -3,8 +3,8 @@ test session already has a Ray). Prints one JSON line with the job's record and 
 
 Head (0 CPUs, the driver) + 2 one-CPU worker nodes, one training worker each. Mid-training
 one worker node is drained with reason PREEMPTION and a deadline (what a cloud's spot
-reclaim notice does through Ray's autoscaler), removed at the deadline (after checking the
-just-in-time checkpoint was written before it), and replaced.
+reclaim notice does through Ray's autoscaler); after checking the just-in-time checkpoint
+was written, a replacement node joins, and the drained one is removed at the deadline.
 """
 
 from __future__ import annotations
@@ -70,12 +70,14 @@ def main(home: str, steps: int, notice_s: float) -> None:
         while not jit_written():
             assert time.time() * 1000 < deadline_ms, "no just-in-time checkpoint before the deadline"
             time.sleep(0.1)
+        # A replacement node joins while the notice runs (as an autoscaler starts one for a
+        # reclaimed instance; main thread only), so the restart need not wait for its start-up.
+        cluster.add_node(num_cpus=1, include_dashboard=False)
         # The reclaim itself, at the deadline: Ray Train restarts the group then (a node that
         # dies before its deadline counts as an ordinary failure, not a preemption).
         while time.time() * 1000 < deadline_ms:
             time.sleep(0.1)
         cluster.remove_node(victim)
-        cluster.add_node(num_cpus=1, include_dashboard=False)  # a replacement (main thread only)
         fit.join(timeout=400)
         rec = TrainingJobRecord.load(name)
         from mlcore import _tracking

@@ -139,16 +139,26 @@ def test_variants_split_traffic_pin_and_reweigh_without_dropping_requests(traine
                 except requests.RequestException as e:
                     failures.append(repr(e))
 
+        def until(cond, what):
+            deadline = time.monotonic() + 30
+            while not cond():
+                assert time.monotonic() < deadline and t.is_alive(), f"timed out waiting for {what}"
+                time.sleep(0.05)
+
         t = threading.Thread(target=load)
         t.start()
-        time.sleep(1)
-        sess.update_endpoint_weights_and_capacities(
-            "ep-ab", [{"VariantName": "A", "DesiredWeight": 0}, {"VariantName": "B", "DesiredWeight": 1}])
-        time.sleep(3)  # replicas pick weights up within about a second
-        mark = len(answered)
-        time.sleep(2)
-        stop.set()
-        t.join()
+        try:
+            until(lambda: len(answered) >= 20, "the client's first answers")
+            sess.update_endpoint_weights_and_capacities(
+                "ep-ab", [{"VariantName": "A", "DesiredWeight": 0}, {"VariantName": "B", "DesiredWeight": 1}])
+            # Replicas pick weights up within about a second: wait for 20 B answers in a row
+            # (0.2 ** 20 at the old weights), then every later answer must be B.
+            until(lambda: answered[-20:] == ["B"] * 20, "the new weights to be used")
+            mark = len(answered)
+            until(lambda: len(answered) >= mark + 100, "100 more answers")
+        finally:
+            stop.set()
+            t.join()
         assert not failures
         assert answered[mark:] and set(answered[mark:]) == {"B"}
         d = predictor.describe()
@@ -244,25 +254,24 @@ def test_auth_table_timeout_and_payload_limit():
 
 
 def test_cli_endpoint_commands_and_refusals(tmp_path):
-    def cli(*args):
-        return subprocess.run([sys.executable, "-m", "mlcore.cli", *args], capture_output=True,
-                              text=True, timeout=120)
+    from conftest import run_together
 
-    res = cli("endpoints", "describe", "nope")
-    assert res.returncode == 1 and "no endpoint 'nope'" in res.stderr and "Traceback" not in res.stderr
     bad = tmp_path / "bad.yaml"
     bad.write_text("kind: Endpoint\nendpoint_name: x\nvariants:\n  - model: {name: m, training_job: j}\n"
                    "    serverless_config: {memory_size_in_mb: 1000}\n")
-    res = cli("deploy", str(bad))
-    assert res.returncode == 2, res.stderr
-    assert "variants.0.model: give exactly one of name" in res.stderr
-    assert "memory_size_in_mb: Input should be a multiple of 1024" in res.stderr
-    res = cli("endpoints", "update-weights", "x", "A=heavy")
-    assert res.returncode == 2 and "VARIANT=NUMBER" in res.stderr
     missing = tmp_path / "missing.yaml"
     missing.write_text("kind: Endpoint\nendpoint_name: x\nvariants:\n  - model: {name: no-such-group}\n")
-    res = cli("validate", str(missing))
-    assert res.returncode == 2 and "no-such-group" in res.stderr
+    cli = [sys.executable, "-m", "mlcore.cli"]
+    nope, deploy, weights, validate = run_together(  # four refusals, independent of each other
+        [*cli, "endpoints", "describe", "nope"], [*cli, "deploy", str(bad)],
+        [*cli, "endpoints", "update-weights", "x", "A=heavy"], [*cli, "validate", str(missing)],
+        timeout=120)
+    assert nope.returncode == 1 and "no endpoint 'nope'" in nope.stderr and "Traceback" not in nope.stderr
+    assert deploy.returncode == 2, deploy.stderr
+    assert "variants.0.model: give exactly one of name" in deploy.stderr
+    assert "memory_size_in_mb: Input should be a multiple of 1024" in deploy.stderr
+    assert weights.returncode == 2 and "VARIANT=NUMBER" in weights.stderr
+    assert validate.returncode == 2 and "no-such-group" in validate.stderr
 
 
 def _listener(port: int) -> str:

@@ -218,12 +218,19 @@ auth: {{type: bearer, secret_env: HOSTILE_TOKEN}}
 """)
     port = fixed_range_port()
     first = _deploy(spec, port)
+    second = third = None
     seen: dict[int, int | None] = {}  # pid -> start time: what the drivers started
     try:
         wait_for(lambda: _serving(port, first), 180, "the endpoint to serve")
         assert _predict(port).status_code == 200
         tree = _tree(first.pid)
         seen.update({p: _processes.start_time(p) for p in tree})
+        # A second driver asking for the same port must fail at once, in one line: started
+        # now (it is a separate process, outside the tree probed below), checked after.
+        second = subprocess.Popen([MLCORE, "deploy", str(spec)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True,
+                                  env={**os.environ, "MLCORE_SERVE_PORT": str(port),
+                                       "HOSTILE_TOKEN": TOKEN})
 
         # The token is in the deploying driver's environment only, never in Ray's processes.
         for pid in tree - {first.pid}:
@@ -251,12 +258,9 @@ auth: {{type: bearer, secret_env: HOSTILE_TOKEN}}
 
         _slow_clients_cut_off(port)
 
-        # A second driver asking for the same port fails at once, in one line.
-        second = subprocess.run([MLCORE, "deploy", str(spec)], capture_output=True, text=True,
-                                timeout=120, env={**os.environ, "MLCORE_SERVE_PORT": str(port),
-                                                  "HOSTILE_TOKEN": TOKEN})
-        assert second.returncode != 0 and "MLCORE_SERVE_PORT" in second.stderr
-        assert "Traceback" not in second.stderr, second.stderr
+        _, second_err = second.communicate(timeout=120)
+        assert second.returncode != 0 and "MLCORE_SERVE_PORT" in second_err
+        assert "Traceback" not in second_err, second_err
 
         # SIGKILL: HAProxy goes with its parent and the port is free again.
         first.kill()
@@ -275,8 +279,8 @@ auth: {{type: bearer, secret_env: HOSTILE_TOKEN}}
         third.send_signal(signal.SIGINT)  # Ctrl-C: delete the endpoint and exit
         assert third.wait(timeout=90) == 130, third.communicate()  # the shell's Ctrl-C code
     finally:
-        for p in (first, *([third] if "third" in locals() else [])):
-            if p.poll() is None:
+        for p in (first, second, third):
+            if p is not None and p.poll() is None:
                 p.kill()
                 p.wait()
         for pid, started in seen.items():  # whatever still runs of what the drivers started

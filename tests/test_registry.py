@@ -55,14 +55,17 @@ def test_models_cli(trained):
     import subprocess
     import sys
 
+    from conftest import run_together
+
     trained.register(model_package_group_name="cli-group")
     cli = [sys.executable, "-m", "mlcore.cli", "models"]
-    out = subprocess.run(cli + ["list", "cli-group"], capture_output=True, text=True, check=True).stdout
-    assert "PendingManualApproval" in out
+    # Listing and a refused approval change nothing: side by side, before the real approval.
+    listed, bad = run_together(cli + ["list", "cli-group"], cli + ["approve", "cli-group", "7"])
+    assert listed.returncode == 0, listed.stderr
+    assert "PendingManualApproval" in listed.stdout
+    assert bad.returncode == 1 and "does not exist" in bad.stderr and "Traceback" not in bad.stderr
     out = subprocess.run(cli + ["approve", "cli-group", "1"], capture_output=True, text=True, check=True).stdout
     assert '"approval_status": "Approved"' in out
-    bad = subprocess.run(cli + ["approve", "cli-group", "7"], capture_output=True, text=True)
-    assert bad.returncode == 1 and "does not exist" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_attach_and_fit_without_waiting(trained, data_dir):

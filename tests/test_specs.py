@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import run_together
 
 from mlcore import SpecError, TrainingJob, load_file, parse_spec
 
@@ -101,14 +102,14 @@ def test_validate_cli(tmp_path):
     bad.write_text(yaml.safe_dump(with_(instance_count=0, foo=1)))
     cli = [sys.executable, "-m", "mlcore.cli", "validate"]
     # validate reads the data too: a missing file is named, then the same spec with its data
-    missing = subprocess.run(cli + [str(good)], capture_output=True, text=True)
+    # (the bad spec's check does not depend on either: it runs beside the first)
+    missing, res = run_together(cli + [str(good)], cli + [str(bad)])
     assert missing.returncode == 2 and "channel 'train'" in missing.stderr
     assert "data/train.csv does not exist" in missing.stderr
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "train.csv").write_text("1,0.5,2\n0,0.1,3\n")
     ok = subprocess.run(cli + [str(good)], capture_output=True, text=True)
     assert ok.returncode == 0 and "valid TrainingJob" in ok.stdout, ok.stderr
-    res = subprocess.run(cli + [str(bad)], capture_output=True, text=True)
     assert res.returncode == 2
     assert "instance_count" in res.stderr and "foo: unknown field" in res.stderr
     assert "Traceback" not in res.stderr

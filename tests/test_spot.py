@@ -106,7 +106,8 @@ def test_worker_sigkill_resumes_and_ends_with_the_uninterrupted_weights(ray_sess
 
 def test_spot_preemption_notice_takes_a_just_in_time_checkpoint_and_loses_no_step(tmp_path):
     """A 3-node ray.cluster_utils.Cluster in its own process; one worker node is drained with
-    reason PREEMPTION and an 8 s deadline, removed at the deadline, and replaced."""
+    reason PREEMPTION and an 8 s deadline, a replacement joins during the notice, and the
+    drained node is removed at the deadline."""
     steps = 600
     env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "MLCORE_HOME")}
     res = subprocess.run([sys.executable, str(Path(__file__).parent / "preemption_run.py"),

@@ -185,3 +185,9 @@ for _, row in df.iterrows():
     assert tuned != static, f"trial {row['TrainingJobName']} ran with the static values {static}"
 assert float(df["FinalObjectiveValue"].min()) < ABALONE_Y.std(), df["FinalObjectiveValue"]
 assert hp_tuner.best_training_job() in set(df["TrainingJobName"])
+# Each trial is a managed spot job, as its estimator is (the tuner carries its settings).
+_client = sagemaker.Session().sagemaker_client
+for _name in df["TrainingJobName"]:
+    _job = _client.describe_training_job(TrainingJobName=_name)
+    assert _job["EnableManagedSpotTraining"] is True, _job
+    assert _job["StoppingCondition"]["MaxWaitTimeInSeconds"] == max_wait, _job["StoppingCondition"]
