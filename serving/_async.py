@@ -56,6 +56,8 @@ class AsyncConfig:
     invocation_timeout_s: float = 900.0  # InvocationTimeoutSeconds' default
     any_content_type: bool = False  # the model's own input handler decides what it reads
     accepts: tuple[str, ...] = ()  # the Accept types the model answers (empty: any)
+    # A request without a content type is read as this (the XGBoost container's: LIBSVM)
+    default_content_type: str = ""
 
     def locations(self, inference_id: str) -> tuple[str, str]:
         """``(OutputLocation, FailureLocation)`` of a request, as SageMaker names them."""

@@ -97,7 +97,8 @@ class AsyncIngress:
 
     async def _submit(self, request) -> Response:
         headers = request.headers
-        ctype, accept = _header(headers, "Content-Type"), _header(headers, "Accept")
+        ctype = _header(headers, "Content-Type") or self.config.default_content_type
+        accept = _header(headers, "Accept")
         self._check_types(ctype, accept)
         ttl = _seconds(headers, "RequestTTLSeconds", 60, 21600, self.config.ttl_s)
         inference_id = _header(headers, "Inference-Id") or str(uuid.uuid4())

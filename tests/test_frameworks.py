@@ -298,8 +298,8 @@ def test_deploy_refuses_async_and_misspelt_keywords(tmp_path, deployed):
     from mlcore.sagemaker import ModelPackage
 
     model = SKLearnModel(str(tmp_path), entry_point="inference.py")
-    with pytest.raises(EndpointError, match="async endpoints are not available yet; deploy a "
-                                            "realtime endpoint"):
+    with pytest.raises(ValueError, match="async_inference_config needs to be a "
+                                         "AsyncInferenceConfig object"):  # v2's words
         model.deploy(endpoint_name="fw-async", async_inference_config=object())
     with pytest.raises(TypeError, match="unexpected keyword argument 'instance_typ'; did you "
                                         "mean 'instance_type'"):

@@ -8,8 +8,10 @@ __version__ = "2.257.6"
 from mlcore.sagemaker import (  # noqa: E402
                               amazon,
                               analytics,
+                              async_inference,
                               deserializers,
                               estimator,
+                              exceptions,
                               image_uris,
                               inputs,
                               local,
@@ -18,6 +20,7 @@ from mlcore.sagemaker import (  # noqa: E402
                               multidatamodel,
                               pipeline,
                               predictor,
+                              predictor_async,
                               pytorch,
                               s3,
                               serializers,
@@ -57,7 +60,8 @@ __all__ = ["CategoricalParameter", "ContinuousParameter", "DataCaptureConfig", "
            "PyTorchModel", "PyTorchPredictor", "SKLearn", "SKLearnModel", "SKLearnPredictor",
            "ServerlessInferenceConfig", "Session", "TrainingInput", "Transformer", "WarmStartConfig",
            "WarmStartTypes", "XGBoost", "XGBoostModel", "XGBoostPredictor", "deserializers",
-           "amazon", "analytics", "estimator", "get_execution_role", "image_uris", "inputs", "local",
-           "model", "model_monitor", "multidatamodel", "pipeline", "predictor",
-           "production_variant", "pytorch", "s3", "serializers", "serverless", "session",
-           "sklearn", "transformer", "tuner", "utils", "xgboost"]
+           "amazon", "analytics", "async_inference", "estimator", "exceptions",
+           "get_execution_role", "image_uris", "inputs", "local", "model", "model_monitor",
+           "multidatamodel", "pipeline", "predictor", "predictor_async", "production_variant",
+           "pytorch", "s3", "serializers", "serverless", "session", "sklearn", "transformer",
+           "tuner", "utils", "xgboost"]

@@ -72,8 +72,7 @@ IGNORED = {
     "py_version": "the cluster's Python runs the code", "instance_type": "it does not change the image",
     "image_scope": "built-ins have one implementation each", "model_id": "no JumpStart models",
     "model_version": "no JumpStart models", "hub_arn": "no JumpStart models",
-    # v2's deploy() and Model() keywords that mean nothing here (async_inference_config is
-    # refused instead: it would change what the endpoint does)
+    # v2's deploy() and Model() keywords that mean nothing here
     "inference_recommendation_id": "there is no Inference Recommender",
     "explainer_config": "there is no SageMaker Clarify explainer", "accept_eula": "no JumpStart models",
     "endpoint_logging": "replica logs are Ray Serve's (and the endpoint's log)",

@@ -1,6 +1,7 @@
 """``Session().sagemaker_client`` and ``.sagemaker_runtime_client``: the boto3 SageMaker
 calls AWS's examples make directly (register and approve a model package, create a model, an
-endpoint configuration and an endpoint, describe a job, invoke an endpoint), answered by
+endpoint configuration and an endpoint, describe a job, invoke an endpoint, synchronously or
+asynchronously), answered by
 mlcore's services with boto3's request and response shapes and its errors
 (``botocore.exceptions.ClientError``; see ``_client_calls``).
 
@@ -11,10 +12,13 @@ hosting ones in ``_client_hosting``, the transform jobs' in ``_client_transform`
 
 from __future__ import annotations
 
+import functools
 import io
+import logging
+import uuid
 
 from mlcore.records import TrainingJobRecord
-from mlcore.sagemaker._client_calls import arn, client_error, operation
+from mlcore.sagemaker._client_calls import _constraints, _noted, arn, client_error, operation
 from mlcore.sagemaker._client_calls import package as _package
 from mlcore.sagemaker._client_hosting import HostingOperations
 from mlcore.sagemaker._client_packages import PackageOperations
@@ -22,6 +26,7 @@ from mlcore.sagemaker._client_transform import TransformOperations
 from mlcore.services._shapes import when
 
 __all__ = ["SageMakerClient", "SageMakerRuntimeClient", "_package"]
+log = logging.getLogger("mlcore")
 
 
 class SageMakerClient(PackageOperations, HostingOperations, TransformOperations):
@@ -116,11 +121,42 @@ class _Body(io.BytesIO):
 
 
 class SageMakerRuntimeClient:
-    """``boto3.client("sagemaker-runtime").invoke_endpoint`` over the endpoint's HTTP API."""
+    """``boto3.client("sagemaker-runtime")``'s ``invoke_endpoint`` and
+    ``invoke_endpoint_async`` over the endpoint's HTTP API."""
 
     def __getattr__(self, name):
         raise AttributeError(f"mlcore's sagemaker_runtime_client has no operation {name!r}; "
-                             "it offers invoke_endpoint")
+                             "it offers invoke_endpoint, invoke_endpoint_async")
+
+    def invoke_endpoint_async(self, *args, EndpointName: str | None = None,
+                              InputLocation: str | None = None, ContentType: str | None = None,
+                              Accept: str | None = None, CustomAttributes: str | None = None,
+                              InferenceId: str | None = None,
+                              RequestTTLSeconds: int | None = None,
+                              InvocationTimeoutSeconds: int | None = None, Body=None,
+                              S3OutputPathExtension: str | None = None,
+                              Filename: str | None = None, **unknown) -> dict:
+        """InvokeEndpointAsync: queue one request on an async endpoint (its input at
+        ``InputLocation``, an s3:// URI, or, as newer botocore has it, inline as ``Body``);
+        returns at once with ``InferenceId``, ``OutputLocation`` and ``FailureLocation``.
+        Parameters are checked as botocore and the service check them
+        (``ParamValidationError``, ``ClientError`` ValidationError); the endpoint's refusals
+        (4xx) are ``ClientError`` ValidationError with its message. ``S3OutputPathExtension``
+        and ``Filename`` are accepted and not used (the answer's OutputLocation says where
+        the result goes); ``InvocationTimeoutSeconds`` is sent, and the endpoint applies its
+        own ``invocation_timeout_s``. A parameter given as None is not given."""
+        if args:
+            raise TypeError("invoke_endpoint_async() only accepts keyword arguments.")
+        op = "InvokeEndpointAsync"
+        given = {k: v for k, v in locals().items() if k in _ASYNC_PARAMS and v is not None}
+        params = {**given, **unknown}  # an unknown one: botocore's ParamValidationError
+        _check_runtime_params(op, params)
+        for k in ("S3OutputPathExtension", "Filename"):
+            if k in params and (op, k) not in _noted:
+                _noted.add((op, k))
+                log.info("mlcore: invoke_endpoint_async accepts %s, which is not used here; "
+                         "the result goes to the OutputLocation it answers", k)
+        return _invoke_async(op, params)
 
     def invoke_endpoint(self, EndpointName: str, Body, ContentType: str = "application/octet-stream",
                         Accept: str = "*/*", TargetVariant: str | None = None,
@@ -143,3 +179,78 @@ class SageMakerRuntimeClient:
             raise client_error("InvokeEndpoint", str(e), "ModelError", 424) from None
         return {"Body": _Body(body), "ContentType": getattr(p, "last_content_type", None) or Accept,
                 "InvokedProductionVariant": p.last_variant}
+
+
+_ASYNC_PARAMS = ("EndpointName", "InputLocation", "ContentType", "Accept", "CustomAttributes",
+                 "InferenceId", "RequestTTLSeconds", "InvocationTimeoutSeconds", "Body",
+                 "S3OutputPathExtension", "Filename")
+# InvokeEndpointAsync's parameters as the endpoint's headers (SageMaker's REST names).
+_ASYNC_HEADERS = {"InputLocation": "X-Amzn-SageMaker-InputLocation",
+                  "ContentType": "X-Amzn-SageMaker-Content-Type",
+                  "Accept": "X-Amzn-SageMaker-Accept",
+                  "CustomAttributes": "X-Amzn-SageMaker-Custom-Attributes",
+                  "InferenceId": "X-Amzn-SageMaker-Inference-Id",
+                  "RequestTTLSeconds": "X-Amzn-SageMaker-RequestTTLSeconds",
+                  "InvocationTimeoutSeconds": "X-Amzn-SageMaker-InvocationTimeoutSeconds"}
+
+
+@functools.cache
+def _runtime_model():
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model("sagemaker-runtime")
+
+
+def _check_runtime_params(op: str, params: dict) -> None:
+    """botocore's client-side check (``ParamValidationError``), then the service's own
+    (lengths, ranges, patterns: ``ClientError`` ValidationError, as the runtime words it)."""
+    from botocore.exceptions import ParamValidationError
+    from botocore.validate import ParamValidator
+
+    shape = _runtime_model().operation_model(op).input_shape
+    report = ParamValidator().validate(params, shape)
+    if report.has_errors():
+        raise ParamValidationError(report=report.generate_report())
+    problems = _constraints(params, shape, "")
+    if "Body" in params and "InputLocation" in params:
+        problems.append("Provide either Body or InputLocation, not both")
+    elif "Body" not in params and "InputLocation" not in params:
+        problems.append("Provide InputLocation (an s3:// URI of the input) or Body")
+    if problems:
+        n = len(problems)
+        raise client_error(op, f"{n} validation error{'s' if n > 1 else ''} detected: "
+                           + "; ".join(problems), "ValidationError")
+
+
+def _invoke_async(op: str, params: dict) -> dict:
+    import requests
+
+    from mlcore.records import EndpointRecord
+    from serving import endpoint_url
+
+    name = params["EndpointName"]
+    if not EndpointRecord.exists(name):  # as SageMaker's runtime answers
+        raise client_error(op, f"Endpoint {name} of account 000000000000 not found.",
+                           "ValidationError")
+    headers = {h: str(params[k]) for k, h in _ASYNC_HEADERS.items() if params.get(k) is not None}
+    body = params.get("Body")
+    url = endpoint_url(name)
+    try:
+        res = requests.post(f"{url}/async-invocations", headers=headers, timeout=60,
+                            data=body.encode("utf-8") if isinstance(body, str) else body)
+    except requests.RequestException as e:
+        raise client_error(op, f"endpoint {name} is not reachable at {url} ({type(e).__name__}); "
+                           "is it deployed and is Ray running?", "ServiceUnavailable", 503) from None
+    if res.status_code != 202:
+        try:
+            message = res.json().get("error") or res.text[:300]
+        except ValueError:
+            message = res.text[:300]
+        code = "ValidationError" if res.status_code < 500 else "InternalFailure"
+        raise client_error(op, message, code, res.status_code)
+    out = res.json()
+    return {"InferenceId": out["InferenceId"], "OutputLocation": out["OutputLocation"],
+            "FailureLocation": out["FailureLocation"],
+            "ResponseMetadata": {"RequestId": str(uuid.uuid4()), "HTTPStatusCode": 202,
+                                 "HTTPHeaders": {k.lower(): v for k, v in res.headers.items()},
+                                 "RetryAttempts": 0}}

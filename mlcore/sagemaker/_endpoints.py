@@ -1,12 +1,21 @@
 """Argument translation shared by the facade's ``deploy`` methods: v2's deploy keywords and
-config objects as Endpoint spec fields, and the ``Predictor`` they return."""
+config objects (serverless, data capture, async inference) as Endpoint spec fields, and the
+``Predictor`` they return."""
 
 from __future__ import annotations
 
-from mlcore.errors import EndpointError
+import difflib
+import logging
+import re
+
+from mlcore._names import shown
+from mlcore.errors import EndpointError, SpecError
 from mlcore.sagemaker import _args
 from mlcore.services import endpoints
 from mlcore.specs import Endpoint, ModelRef, VariantSpec
+from mlcore.specs.endpoint import AsyncInferenceSpec
+
+log = logging.getLogger("mlcore")
 
 model_ref = endpoints.model_ref
 
@@ -24,12 +33,13 @@ def endpoint_fields(where: str = "deploy", data_capture_config=None, **kwargs) -
     """The Endpoint spec's fields from a deploy call's other keywords: mlcore's own
     (``batching``, ``auth``, ...), and v2's: ``None`` (or v2's default ``False``) is "not
     given", one that means nothing here is explained once, ``async_inference_config`` is
-    refused until async endpoints exist, and a misspelt one is a TypeError naming the
-    closest."""
+    refused where it arrives unconverted (``Model.deploy`` and ``Estimator.deploy`` take it;
+    a pipeline or a multi-model endpoint cannot be asynchronous), and a misspelt one is a
+    TypeError naming the closest."""
     if kwargs.pop("async_inference_config", None) is not None:
-        raise EndpointError(f"{where}(async_inference_config=...): async endpoints are not "
-                            "available yet; deploy a realtime endpoint (leave "
-                            "async_inference_config out) and call predict()")
+        raise EndpointError(f"{where}(async_inference_config=...): an async endpoint serves "
+                            "one model; deploy it with Model.deploy(...) or "
+                            "Estimator.deploy(...), or leave async_inference_config out")
     fields = {k: kwargs.pop(k) for k in ENDPOINT_FIELDS if k in kwargs}
     given = {k: v for k, v in kwargs.items()
              if not (k in _args.IGNORED and (v is None or v is False))}
@@ -66,11 +76,80 @@ def predictor(name: str, serializer=None, deserializer=None, predictor_cls=None)
 
 
 def deploy_variants(name: str, variants: list[VariantSpec], serializer=None, deserializer=None,
-                    wait: bool = True, predictor_cls=None, where: str = "deploy", **fields):
-    """Deploy ``variants`` as endpoint ``name``; return its ``Predictor``."""
-    spec = Endpoint(endpoint_name=name, variants=variants, **endpoint_fields(where, **fields))
-    endpoints.deploy(spec, wait=wait)
+                    wait: bool = True, predictor_cls=None, where: str = "deploy",
+                    async_inference_config_dict: dict | None = None, **fields):
+    """Deploy ``variants`` as endpoint ``name``; return its ``Predictor``.
+    ``async_inference_config_dict``: CreateEndpointConfig's AsyncInferenceConfig (v2's
+    ``AsyncInferenceConfig._to_request_dict()``) makes it an async endpoint."""
+    fields = endpoint_fields(where, **fields)
+    if async_inference_config_dict is None:
+        endpoints.deploy(Endpoint(endpoint_name=name, variants=variants, **fields), wait=wait)
+    else:
+        fields["async_inference"], topics = async_spec(async_inference_config_dict, where)
+        endpoints.deploy(Endpoint(endpoint_name=name, variants=variants, **fields), wait=wait,
+                         topics=topics)
     return predictor(name, serializer, deserializer, predictor_cls)
+
+
+_TOPICS = {"SuccessTopic": ("success", "success_topic"), "ErrorTopic": ("error", "error_topic")}
+_SNS_ARN = re.compile(r"^arn:aws[a-z-]*:sns:")
+_told_sns: set[tuple[str, str]] = set()
+
+
+def async_spec(config: dict, where: str = "deploy") -> tuple[AsyncInferenceSpec, dict]:
+    """The Endpoint's ``async_inference`` and the notification callables for
+    ``endpoints.deploy(topics=...)``, from CreateEndpointConfig's AsyncInferenceConfig.
+    A topic is an http(s) URL (kept in the spec) or a Python callable; an SNS topic ARN is
+    accepted with one log line (SNS does not exist here: nobody is notified); anything else
+    is refused naming the key. ``KmsKeyId`` is accepted and not used."""
+    _known(config, ("OutputConfig", "ClientConfig"), "async_inference_config", where)
+    out = dict(config.get("OutputConfig") or {})
+    _known(out, ("S3OutputPath", "S3FailurePath", "KmsKeyId", "NotificationConfig"),
+           "OutputConfig", where)
+    client = config.get("ClientConfig") or {}
+    _known(client, ("MaxConcurrentInvocationsPerInstance",), "ClientConfig", where)
+    if out.get("KmsKeyId"):
+        _args.accept(where, {"kms_key_id": out["KmsKeyId"]})
+    spec = {"output_path": out.get("S3OutputPath"), "failure_path": out.get("S3FailurePath"),
+            "max_concurrent_invocations_per_instance":
+                client.get("MaxConcurrentInvocationsPerInstance")}
+    topics: dict = {}
+    notes = out.get("NotificationConfig")
+    if notes:
+        _known(notes, (*_TOPICS, "IncludeInferenceResponseIn"), "notification_config", where)
+        notification = {"include_inference_response_in":
+                        list(notes.get("IncludeInferenceResponseIn") or [])}
+        for key, (topic, field) in _TOPICS.items():
+            value = notes.get(key)
+            if value is None:
+                continue
+            if callable(value):
+                topics[topic] = value
+            elif isinstance(value, str) and value.startswith(("http://", "https://")):
+                notification[field] = value
+            elif isinstance(value, str) and _SNS_ARN.match(value):
+                if (where, key) not in _told_sns:
+                    _told_sns.add((where, key))
+                    log.info("%s: notification_config[%r] %s accepted: SNS topics do not exist "
+                             "here, so these notifications go nowhere; give an http(s) URL or "
+                             "a Python callable to receive them", where, key, shown(value))
+            else:
+                raise SpecError(f"notification_config[{key!r}] must be an http(s):// URL, a "
+                                f"Python callable or an SNS topic ARN; got {shown(value)}",
+                                [(f"notification_config.{key}", "not a topic")])
+        spec["notification_config"] = notification
+    return AsyncInferenceSpec(**spec), topics
+
+
+def _known(d, keys: tuple[str, ...], what: str, where: str) -> None:
+    if not isinstance(d, dict):
+        raise SpecError(f"{where}: {what} must be a dict; got {shown(d)}", [(what, "not a dict")])
+    for k in d:
+        if k not in keys:
+            close = difflib.get_close_matches(str(k), keys, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"use {', '.join(keys)}"
+            raise SpecError(f"{where}: {what} has no key {shown(k)}; {hint}",
+                            [(f"{what}.{k}", "unknown key")])
 
 
 def deploy(ref, name: str, instance_type: str | None = "local",

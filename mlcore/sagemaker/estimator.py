@@ -194,9 +194,10 @@ class Estimator:
     def deploy(self, initial_instance_count: int | None = None, instance_type: str | None = None,
                serializer=None, deserializer=None, endpoint_name: str | None = None,
                wait: bool = True, model_name: str | None = None, data_capture_config=None,
-               serverless_inference_config=None, **kwargs):
+               serverless_inference_config=None, async_inference_config=None, **kwargs):
         """v2's ``deploy``: ``self.create_model(...).deploy(...)``, the endpoint named after
-        the job unless ``endpoint_name``. ``kwargs``: the Model's keywords (``entry_point``,
+        the job unless ``endpoint_name`` (an ``AsyncPredictor`` with
+        ``async_inference_config``). ``kwargs``: the Model's keywords (``entry_point``,
         ``source_dir``, ``env``, ...) for ``create_model``; every other v2 deploy keyword;
         mlcore's endpoint fields (``batching``, ``auth``, ``max_payload_mb``, ``timeout_s``)."""
         _args.name(endpoint_name, "endpoint_name", _args.ENDPOINT)
@@ -206,7 +207,8 @@ class Estimator:
         model.name = model_name or model.name
         return model.deploy(initial_instance_count, instance_type, serializer, deserializer,
                             endpoint_name or job, wait, data_capture_config,
-                            serverless_inference_config, **kwargs)
+                            serverless_inference_config,
+                            async_inference_config=async_inference_config, **kwargs)
 
     def transformer(self, instance_count: int, instance_type: str, strategy: str | None = None,
                     assemble_with: str | None = None, output_path: str | None = None,

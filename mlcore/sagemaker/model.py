@@ -7,6 +7,10 @@ import re
 
 from mlcore.errors import SpecError
 from mlcore.sagemaker import _args, _endpoints, image_uris
+from mlcore.sagemaker.async_inference import AsyncInferenceConfig
+from mlcore.sagemaker.predictor_async import AsyncPredictor
+from mlcore.sagemaker.s3 import s3_path_join
+from mlcore.sagemaker.utils import unique_name_from_base
 from mlcore.services import generate_name
 from mlcore.specs import ModelRef
 
@@ -27,7 +31,8 @@ class Model:
     container's defaults), or by a built-in (``image_uri`` from ``image_uris.retrieve``, the
     artifact holding e.g. ``xgboost-model``). ``env`` is set in each replica before the model
     loads. ``deploy`` returns ``predictor_cls(endpoint_name)``, the generic ``Predictor``
-    without one (where v2 returns None)."""
+    without one (where v2 returns None), wrapped in an ``AsyncPredictor`` for an async
+    endpoint."""
 
     _framework: str | None = None  # the framework models' container defaults
 
@@ -70,17 +75,27 @@ class Model:
     def deploy(self, initial_instance_count: int | None = None, instance_type: str | None = None,
                serializer=None, deserializer=None, endpoint_name: str | None = None,
                wait: bool = True, data_capture_config=None, serverless_inference_config=None,
-               **kwargs):
-        """Serve the model on a realtime endpoint; every v2 deploy keyword is accepted (see
-        ``_endpoints.endpoint_fields``), with mlcore's endpoint fields (``batching``,
-        ``auth``, ``max_payload_mb``, ``timeout_s``)."""
+               async_inference_config=None, **kwargs):
+        """Serve the model on a realtime endpoint, or an asynchronous one with
+        ``async_inference_config`` (an ``AsyncInferenceConfig``; its missing output and
+        failure paths are filled in on it, and an ``AsyncPredictor`` is returned, as v2
+        does); every v2 deploy keyword is accepted (see ``_endpoints.endpoint_fields``),
+        with mlcore's endpoint fields (``batching``, ``auth``, ``max_payload_mb``,
+        ``timeout_s``)."""
+        _check_async(async_inference_config)
         ref = self._ref
         name = _args.name(endpoint_name, "endpoint_name", _args.ENDPOINT) or self.endpoint_name
         self.endpoint_name = name or generate_name(self.name or self._base_name())
-        return _endpoints.deploy(ref, self.endpoint_name, instance_type, initial_instance_count,
-                                 serializer, deserializer, wait, serverless_inference_config,
-                                 predictor_cls=self.predictor_cls, data_capture_config=data_capture_config,
-                                 where=f"{type(self).__name__}.deploy", **kwargs)
+        # v2 names the model before it deploys (Estimator.deploy: the endpoint's own name);
+        # here a Model without a name is known by its endpoint's.
+        model_name = self.name or self.endpoint_name
+        async_dict = _async_request(async_inference_config, model_name, self.sagemaker_session)
+        predictor = _endpoints.deploy(
+            ref, self.endpoint_name, instance_type, initial_instance_count, serializer,
+            deserializer, wait, serverless_inference_config, predictor_cls=self.predictor_cls,
+            data_capture_config=data_capture_config, async_inference_config_dict=async_dict,
+            where=f"{type(self).__name__}.deploy", **kwargs)
+        return predictor if async_dict is None else AsyncPredictor(predictor, model_name)
 
     def transformer(self, instance_count: int, instance_type: str, strategy: str | None = None,
                     assemble_with: str | None = None, output_path: str | None = None,
@@ -138,18 +153,49 @@ class ModelPackage:
     def deploy(self, initial_instance_count: int | None = None, instance_type: str | None = None,
                serializer=None, deserializer=None, endpoint_name: str | None = None,
                wait: bool = True, serverless_inference_config=None,
-               allow_unapproved: bool = False, **kwargs):
+               allow_unapproved: bool = False, async_inference_config=None, **kwargs):
+        """Model.deploy's, for the registered version (an ``AsyncPredictor`` with
+        ``async_inference_config``)."""
+        _check_async(async_inference_config)
         name = _args.name(endpoint_name, "endpoint_name", _args.ENDPOINT) or self._ref.name
-        return _endpoints.deploy(self._ref, name, instance_type, initial_instance_count, serializer,
-                                 deserializer, wait, serverless_inference_config,
-                                 allow_unapproved=allow_unapproved, where="ModelPackage.deploy",
-                                 **kwargs)
+        async_dict = _async_request(async_inference_config, name, None)
+        predictor = _endpoints.deploy(
+            self._ref, name, instance_type, initial_instance_count, serializer, deserializer,
+            wait, serverless_inference_config, allow_unapproved=allow_unapproved,
+            async_inference_config_dict=async_dict, where="ModelPackage.deploy", **kwargs)
+        return predictor if async_dict is None else AsyncPredictor(predictor, name)
 
 
     def transformer(self, instance_count: int, instance_type: str, **kwargs):
         """v2's ``transformer`` (Model's): a ``Transformer`` scoring with this version."""
         return _transformer(self, self._ref, self.model_package_arn, instance_count,
                             instance_type, **kwargs)
+
+
+def _check_async(config) -> None:
+    if config is not None and not isinstance(config, AsyncInferenceConfig):
+        raise ValueError("async_inference_config needs to be a AsyncInferenceConfig object")
+
+
+def _async_request(config, model_name: str, sagemaker_session) -> dict | None:
+    """CreateEndpointConfig's AsyncInferenceConfig of ``config`` (None: realtime), its
+    missing paths first filled in on ``config`` as v2's
+    ``_build_default_async_inference_config`` does: one unique folder per deploy under
+    ``s3://<default bucket>/[<prefix>/]async-endpoint-{outputs,failures}/``."""
+    if config is None:
+        return None
+    if config.output_path is None or config.failure_path is None:
+        from mlcore.sagemaker.session import Session
+
+        session = sagemaker_session or Session()
+        unique_folder = unique_name_from_base(model_name)
+        for attr, folder in (("output_path", "async-endpoint-outputs"),
+                             ("failure_path", "async-endpoint-failures")):
+            if getattr(config, attr) is None:
+                setattr(config, attr, s3_path_join("s3://", session.default_bucket(),
+                                                   session.default_bucket_prefix, folder,
+                                                   unique_folder))
+    return config._to_request_dict()
 
 
 def _transformer(model, ref: ModelRef, name: str, instance_count: int, instance_type: str,

@@ -217,7 +217,12 @@ class Session:
             with fs.open(src, "rb") as f:
                 return f.read()
         except FileNotFoundError:
-            raise StorageError(f"s3://{bucket}/{key} does not exist", uri=f"s3://{bucket}/{key}") from None
+            # boto3's answer (examples poll read_s3_file until it stops raising NoSuchKey)
+            from botocore.exceptions import ClientError
+
+            raise ClientError({"Error": {"Code": "NoSuchKey", "Message":
+                                         f"s3://{bucket}/{key} does not exist"}},
+                              "GetObject") from None
 
     @property
     def tracking_uri(self) -> str:

@@ -253,6 +253,7 @@ def endpoint(d: dict) -> dict:
         "EndpointStatus": str(d["EndpointStatus"]), "FailureReason": d.get("FailureReason"),
         "CreationTime": when(d["CreationTime"]), "LastModifiedTime": when(d["LastModifiedTime"]),
         "Url": d.get("Url"), "Auth": d.get("Auth"),
+        "AsyncInferenceConfig": d.get("AsyncInferenceConfig"),
     })
 
 

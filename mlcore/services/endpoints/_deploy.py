@@ -188,6 +188,9 @@ def _async_config(spec: Endpoint, model, resources: dict[str, float], topics: di
         ttl_s=float(a.request_ttl_s), invocation_timeout_s=float(a.invocation_timeout_s),
         lease_s=constants.get("MLCORE_ASYNC_LEASE_S"),
         any_content_type=model.handle is not None,
+        # SageMaker's XGBoost container reads a request without a content type as LIBSVM
+        # (v2's AsyncPredictor sends none)
+        default_content_type="text/libsvm" if model.container == "xgboost" else "",
         accepts=() if model.handle is not None else ACCEPTS.get(model.container, ACCEPTS[None]))
 
 
