@@ -31,7 +31,13 @@ def run(spec: Endpoint, name: str | None = None, logs: bool = True, say=print) -
         spec = spec.model_copy(update={"endpoint_name": _names.check_name(
             name, "endpoint_name", _names.ENDPOINT_MAX)})
     d = deploy(spec)
-    say(f"endpoint {d['EndpointName']} {d['EndpointStatus']}: POST {d['Url']}/invocations")
+    if d.get("AsyncInferenceConfig"):
+        out = d["AsyncInferenceConfig"]["OutputConfig"]
+        say(f"endpoint {d['EndpointName']} {d['EndpointStatus']} (async): POST "
+            f"{d['Url']}/async-invocations; results under {out['S3OutputPath']}, failures "
+            f"under {out['S3FailurePath']}; GET {d['Url']}/async-invocations/<id> for status")
+    else:
+        say(f"endpoint {d['EndpointName']} {d['EndpointStatus']}: POST {d['Url']}/invocations")
     for v in d["ProductionVariants"]:
         m = v["Model"]
         model = (m.get("ModelPackageArn") or m.get("TrainingJobName") or m.get("ModelDataPrefix")
