@@ -10,6 +10,8 @@ endpoint on a shared host needs, so before it execs the real binary this:
 * adds ``timeout http-request`` and ``option http-buffer-request`` to ``defaults``: a client
   gets that long for its headers and the first buffer of its body (slow-header and slow-body
   clients are cut off instead of holding one of ``maxconn`` slots for ``timeout client``);
+* answers a path no endpoint serves with a JSON 404 (the template's is plain text), as every
+  other refusal is answered;
 * asks the kernel for SIGTERM when its parent (Ray's HAProxy manager) dies, so a SIGKILLed
   driver does not leave HAProxy holding the port;
 * writes a pid file in the format of :func:`mlcore._processes.record`, so the next driver
@@ -31,8 +33,16 @@ import sys
 _PR_SET_PDEATHSIG = 1
 
 
+# HAProxy's json converter escapes the path for a JSON string.
+_NOT_FOUND = ('http-request return status 404 content-type application/json lf-string '
+              '"{\\"error\\": \\"no endpoint serves %[path,json(utf8s)]; `mlcore endpoints list` '
+              'shows the endpoints\\"}"')
+
+
 def harden(text: str, http_request_timeout_s: int) -> str:
     """Ray's rendered configuration, with the changes above (idempotent)."""
+    text = re.sub(r"^(\s*)http-request return status 404 content-type text/plain .*$",
+                  lambda m: m.group(1) + _NOT_FOUND, text, flags=re.M)
     text = re.sub(r"(stats socket \S+ mode )666", r"\g<1>600", text)
     text = re.sub(r"^(\s*bind )\*?:(\d+)[ \t]*$", r"\g<1>127.0.0.1:\2", text, flags=re.M)
     if "timeout http-request" not in text:

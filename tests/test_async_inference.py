@@ -201,10 +201,10 @@ def test_async_endpoint_from_zero_results_failures_notifications_and_refusals(
         for res, status, words in table:
             assert res.status_code == status and words in res.json()["error"], (status, res.text)
             assert "Traceback" not in res.text
-        # An endpoint that does not exist: Serve's router answers (its own 404, plain text).
+        # An endpoint that does not exist: the ingress (HAProxy) answers, in JSON too.
         res = requests.post(url.replace(name, "no-such-endpoint") + "/async-invocations",
                             data=b"1,2", timeout=30)
-        assert res.status_code == 404 and "Traceback" not in res.text, res.text
+        assert res.status_code == 404 and "no-such-endpoint" in res.json()["error"], res.text
 
         # The queue emptied: the workers go back to zero, and new work wakes them again.
         wait_for(lambda: _workers(name) == 0, 90, "the workers to scale back to zero")

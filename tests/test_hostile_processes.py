@@ -51,6 +51,8 @@ frontend http_frontend
     bind 127.0.0.1:8000
 listen stats
   bind *:8404
+backend default_backend
+    http-request return status 404 content-type text/plain lf-string "Path \'%[path]\' not found."
 """
 
 
@@ -60,6 +62,8 @@ def test_haproxy_configuration_is_hardened():
     assert "bind 127.0.0.1:9101" in out and "bind 127.0.0.1:8404" in out
     assert "bind 127.0.0.1:8000" in out  # the frontend keeps the host it was given
     assert "timeout http-request 7s\n    option http-buffer-request" in out
+    assert ('http-request return status 404 content-type application/json lf-string '
+            '"{\\"error\\": \\"no endpoint serves %[path,json(utf8s)];') in out
     assert _haproxy_launch.harden(out, 7) == out  # a reload hardens an already hardened file
 
 
