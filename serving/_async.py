@@ -110,6 +110,7 @@ def _move(src: str, dest: str) -> None:
     fs, path = _storage.filesystem(src)
     if _storage.is_remote(dest):  # a server-side copy: the object appears whole or not at all
         fs.copy(path, _storage.filesystem(dest)[1])
+        fs.rm(path)
     else:
         os.replace(path, _storage.local_path(dest))
 
@@ -122,10 +123,13 @@ def settle(queue, request: Request, config: AsyncConfig, owner: str,
     if request.staged is not None:
         if not claimed and not queue.claim_settle(request.id, owner, config.lease_s):
             return  # another process is settling it
-        final = config.locations(request.id)[request.status == FAILED]
-        if not exists(final):  # a crash after the move and before `moved` leaves it in place
+        final = request.failure if request.status == FAILED else request.output
+        if exists(final):  # a crash after the move and before `moved` left it in place
+            _remove(request.staged)
+        else:
             _move(request.staged, final)
-        _remove_staged(final)  # this attempt's, and any a crashed earlier one left
+        if request.attempt > 1:  # what attempts that died before their commit left staged
+            _remove_staged(final)
         queue.moved(request.id)
     if not request.notified:
         notify(request, config)
@@ -257,7 +261,7 @@ class AsyncWorker:
                     self._held.pop(request.id, None)
 
     def _process(self, request: Request) -> None:
-        output, failure = self.config.locations(request.id)
+        output, failure = request.output, request.failure  # as the ingress named them
         reason = request.reason
         if reason is None:
             try:
