@@ -82,7 +82,7 @@ def test_unknown_operations_name_what_exists():
     with pytest.raises(AttributeError, match="no operation 'create_training_job'.*update_model_package"):
         _ = sess.sagemaker_client.create_training_job
     with pytest.raises(AttributeError, match="offers invoke_endpoint"):
-        _ = sess.sagemaker_runtime_client.invoke_endpoint_async
+        _ = sess.sagemaker_runtime_client.invoke_endpoint_with_response_stream
     with pytest.raises(ValueError, match="no waiter 'model_ready'"):
         sess.sagemaker_client.get_waiter("model_ready")
 
