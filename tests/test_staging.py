@@ -8,6 +8,7 @@ import os
 import tarfile
 
 import pytest
+from botocore.exceptions import ClientError
 
 from mlcore import _storage
 from mlcore.errors import StorageError
@@ -65,8 +66,9 @@ def test_examples_first_cells_stage_and_read_back(store, tmp_path):
     single = S3Downloader.download(f"s3://{bucket}/{prefix}/note.txt", str(tmp_path / "one"))
     assert [open(p).read() for p in single] == ["hello"]
     assert sess.download_data(str(tmp_path / "none"), bucket, "no/such/prefix") == []
-    with pytest.raises(StorageError, match="does not exist"):
+    with pytest.raises(ClientError, match="NoSuchKey") as missing:  # boto3's, as v2 raises it
         sess.read_s3_file(bucket, "no/such/key")
+    assert missing.value.response["Error"]["Code"] == "NoSuchKey"
 
 
 def test_model_tarball_round_trip_through_the_store(store, tmp_path):
