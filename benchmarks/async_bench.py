@@ -661,7 +661,7 @@ def _notes(result: dict) -> list[str]:
         out.append(f"{size}, steady at {med(s['rate'] for s in st):g} req/s: of the {done:g} ms "
                    f"accepted-to-done (p50), {wait:g} ms (p99 {wait99:g}) is the wait from "
                    "SubmittedTime to StartedTime. Below saturation the queue is often empty, "
-                   "and an idle worker thread polls it with a backoff from 50 ms up to 500 ms "
+                   "and an idle worker thread polls it with a backoff from 10 ms up to 500 ms "
                    "(AsyncWorker._work in serving/_async.py): a request arriving at an idle "
                    "thread waits for that thread's next poll.")
     cold = result["cold"]
