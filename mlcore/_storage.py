@@ -299,6 +299,15 @@ def upload_dir(local_src: str, dest_uri: str) -> str:
     return dest_uri
 
 
+def remove(uri: str) -> None:
+    """Delete one file or object; one already gone is fine."""
+    fs, path = filesystem(uri)
+    try:
+        fs.rm(path)
+    except FileNotFoundError:
+        pass
+
+
 def write_json_atomic(path: str, obj) -> None:
     """Write a local JSON file so readers see the old or the new content, never a torn one."""
     tmp = f"{path}.tmp-{os.getpid()}"

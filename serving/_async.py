@@ -89,14 +89,6 @@ def _write(uri: str, body: bytes) -> None:
     fs.pipe_file(path, body)
 
 
-def _remove(uri: str) -> None:
-    fs, path = _storage.filesystem(uri)
-    try:
-        fs.rm(path)
-    except FileNotFoundError:
-        pass
-
-
 def _remove_staged(final: str) -> None:
     fs, path = _storage.filesystem(_staging(final, 0))
     for left in fs.glob(path[:-1] + "*"):  # <name>.<attempt>
@@ -125,7 +117,7 @@ def settle(queue, request: Request, config: AsyncConfig, owner: str,
             return  # another process is settling it
         final = request.failure if request.status == FAILED else request.output
         if exists(final):  # a crash after the move and before `moved` left it in place
-            _remove(request.staged)
+            _storage.remove(request.staged)
         else:
             _move(request.staged, final)
         if request.attempt > 1:  # what attempts that died before their commit left staged
@@ -283,7 +275,7 @@ class AsyncWorker:
         _write(staged, content)
         if not self.queue.finish(request.id, request.attempt, status, staged, reason,
                                  self.owner, self.config.lease_s):
-            _remove(staged)  # fenced: another attempt owns the outcome
+            _storage.remove(staged)  # fenced: another attempt owns the outcome
             return
         done = dataclasses.replace(request, status=status, staged=staged, reason=reason,
                                    finished=time.time())

@@ -469,8 +469,8 @@ def commit_file(settings: Settings, output: str, rel: str, summaries: list[dict]
         _concat(parts, out)
     for d in summaries:
         part = part_uri(settings, Shard("", rel, d["index"], d["count"]))
-        _remove(part + SUMMARY_SUFFIX)
-        _remove(part)
+        _storage.remove(part + SUMMARY_SUFFIX)
+        _storage.remove(part)
     reason = None
     if failed:
         first = listed[0] if listed else {}
@@ -497,14 +497,6 @@ def _concat(parts: list[str], dest: str) -> None:
             with fs.open(path, "rb") as f:
                 while chunk := f.read(8 << 20):
                     sink.write(chunk)
-
-
-def _remove(uri: str) -> None:
-    fs, path = _storage.filesystem(uri)
-    try:
-        fs.rm(path)
-    except FileNotFoundError:
-        pass
 
 
 def _write_bytes(uri: str, data: bytes) -> None:

@@ -52,30 +52,28 @@ class AsyncPredictor:
         """Send one request and wait for its result (``PollingTimeoutError`` after
         ``waiter_config.max_attempts * delay`` seconds; ``AsyncInferenceModelError`` with the
         failure record if the model failed on it)."""
-        if data is None and input_path is None:
-            raise ValueError(
-                "Please provide input data or input Amazon S3 location to use async prediction")
-        if data is not None:
-            input_path = self._upload_data_to_s3(data, input_path)
-        self._input_path = input_path
-        response = self._submit_async_request(input_path, initial_args, inference_id)
+        response = self._submit(data, input_path, initial_args, inference_id)
         return self._wait_for_output(output_path=response["OutputLocation"],
                                      failure_path=response.get("FailureLocation"),
                                      waiter_config=waiter_config)
 
     def predict_async(self, data=None, input_path=None, initial_args=None, inference_id=None):
         """Send one request; returns its :class:`AsyncInferenceResponse` at once."""
+        response = self._submit(data, input_path, initial_args, inference_id)
+        return AsyncInferenceResponse(predictor_async=self,
+                                      output_path=response["OutputLocation"],
+                                      failure_path=response.get("FailureLocation"))
+
+
+    def _submit(self, data, input_path, initial_args, inference_id) -> dict:
+        """Upload ``data`` (unless only ``input_path`` is given) and invoke; v2's shared steps."""
         if data is None and input_path is None:
             raise ValueError(
                 "Please provide input data or input Amazon S3 location to use async prediction")
         if data is not None:
             input_path = self._upload_data_to_s3(data, input_path)
         self._input_path = input_path
-        response = self._submit_async_request(input_path, initial_args, inference_id)
-        return AsyncInferenceResponse(predictor_async=self,
-                                      output_path=response["OutputLocation"],
-                                      failure_path=response.get("FailureLocation"))
-
+        return self._submit_async_request(input_path, initial_args, inference_id)
     def _upload_data_to_s3(self, data, input_path=None):
         if input_path:
             bucket, key = parse_s3_url(input_path)
