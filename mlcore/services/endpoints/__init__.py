@@ -7,8 +7,8 @@ from mlcore import _names, constants
 from mlcore.records import EndpointRecord, Status
 from mlcore.services import _shapes
 from mlcore.services.endpoints import _deploy
+from mlcore.services.endpoints._async import async_home
 from mlcore.services.endpoints._deploy import (
-    async_home,
     capture_uri,
     check,
     delete,

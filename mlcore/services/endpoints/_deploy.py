@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 import time
 from functools import partial
-from pathlib import Path
 
 import algorithms
 import serving
@@ -15,6 +14,7 @@ from mlcore import _instances, _registry, _session, constants
 from mlcore.errors import EndpointError, MLCoreError, RegistryError, root_cause
 from mlcore.records import EndpointRecord, Status
 from mlcore.services._lifecycle import driver
+from mlcore.services.endpoints._async import async_config, async_shape
 from mlcore.services.endpoints._models import (
     _artifact_model,
     _job_model,
@@ -152,63 +152,6 @@ def _settings(spec: Endpoint):
                             batch_gap_ms=spec.batching.arrival_gap_ms, capture=capture)
 
 
-def async_home(name: str) -> Path:
-    """Where an async endpoint's embedded queue and posted inputs live by default."""
-    return constants.home() / "async" / name
-
-
-def _queue_uri(queue: str | None, name: str, home: Path) -> str:
-    """The queue of async endpoint ``name``: the embedded SQLite file, a named one, or this
-    endpoint's keys on a Redis server."""
-    if queue is None:
-        return f"sqlite://{home}.db"
-    if queue.startswith(("redis://", "rediss://")) and "prefix=" not in queue:
-        return f"{queue}{'&' if '?' in queue else '?'}prefix=mlcore:async:{name}"
-    return queue
-
-
-def _async_config(spec: Endpoint, model, resources: dict[str, float], topics: dict | None):
-    """The serving side's AsyncConfig of an async endpoint; ``topics``: callables (from the
-    Python API) in place of the spec's topic URLs."""
-    from serving._async import AsyncConfig
-    from serving._payload import ACCEPTS
-
-    a, home = spec.async_inference, async_home(spec.endpoint_name)
-    n = a.notification_config
-    topics = topics or {}
-    return AsyncConfig(
-        queue=_queue_uri(a.queue, spec.endpoint_name, home),
-        output_path=a.output_path or str(home / "outputs"),
-        failure_path=a.failure_path or str(home / "failures"),
-        inputs=str(home / "inputs"),
-        max_concurrent=a.max_concurrent_invocations_per_instance or max(1, int(resources.get("CPU", 1))),
-        success_topic=topics.get("success") or (n.success_topic if n else None),
-        error_topic=topics.get("error") or (n.error_topic if n else None),
-        include_response=bool(n and "SUCCESS_NOTIFICATION_TOPIC" in n.include_inference_response_in),
-        ttl_s=float(a.request_ttl_s), invocation_timeout_s=float(a.invocation_timeout_s),
-        lease_s=constants.get("MLCORE_ASYNC_LEASE_S"),
-        any_content_type=model.handle is not None,
-        # SageMaker's XGBoost container reads a request without a content type as LIBSVM
-        # (v2's AsyncPredictor sends none)
-        default_content_type="text/libsvm" if model.container == "xgboost" else "",
-        accepts=() if model.handle is not None else ACCEPTS.get(model.container, ACCEPTS[None]))
-
-
-def _async_shape(config) -> dict | None:
-    """DescribeEndpoint's AsyncInferenceConfig (SageMaker's shape; a topic that is a
-    callable shows as its name)."""
-    if config is None:
-        return None
-    out = {"S3OutputPath": config.output_path, "S3FailurePath": config.failure_path}
-    topics = {k: getattr(t, "__qualname__", t) for k, t in
-              (("SuccessTopic", config.success_topic), ("ErrorTopic", config.error_topic)) if t}
-    if topics or config.include_response:
-        out["NotificationConfig"] = {**topics, **({"IncludeInferenceResponseIn": [
-            "SUCCESS_NOTIFICATION_TOPIC"]} if config.include_response else {})}
-    return {"ClientConfig": {"MaxConcurrentInvocationsPerInstance": config.max_concurrent},
-            "OutputConfig": out}
-
-
 def capture_destination(spec: Endpoint) -> str:
     return (spec.data_capture.destination_s3_uri if spec.data_capture and
             spec.data_capture.destination_s3_uri else str(constants.home() / "data-capture"))
@@ -246,7 +189,7 @@ def deploy(spec: Endpoint, wait: bool = True, topics: dict | None = None) -> dic
     # after ensure_ray: a replica's resources are fitted to the Ray it runs on
     variants = [_variant(v, m) for v, (m, _) in zip(spec.variants, resolved, strict=True)]
     if spec.async_inference:
-        settings.async_config = _async_config(spec, resolved[0][0], variants[0].resources, topics)
+        settings.async_config = async_config(spec, resolved[0][0], variants[0].resources, topics)
         if not spec.variants[0].autoscaling:  # SageMaker's async: to zero while the queue is empty
             variants[0].autoscaling = {"min_replicas": 0, "initial_replicas": 0,
                                        "max_replicas": spec.variants[0].initial_instance_count,
@@ -256,7 +199,7 @@ def deploy(spec: Endpoint, wait: bool = True, topics: dict | None = None) -> dic
     record = EndpointRecord.load(name, liveness=False)
     fields = {"LastModifiedTime": time.time(), "Spec": spec.model_dump(mode="json"),
               "CaptureDestination": capture_destination(spec) if spec.data_capture else None,
-              "AsyncInferenceConfig": _async_shape(settings.async_config),
+              "AsyncInferenceConfig": async_shape(settings.async_config),
               "AsyncQueue": settings.async_config.queue if settings.async_config else None,
               "Models": {v.variant_name: info for v, (_, info) in
                          zip(spec.variants, resolved, strict=True)}, **driver()}
