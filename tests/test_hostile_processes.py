@@ -163,12 +163,13 @@ def _answers_without_auth(ip: str, port: int) -> str | None:
     return None
 
 
-def _deploy(spec: Path, port: int, **extra) -> subprocess.Popen:
+def _deploy(spec: Path, port: int, out=subprocess.PIPE, **extra) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     env.update(MLCORE_SERVE_PORT=str(port), HOSTILE_TOKEN=TOKEN, MLCORE_SERVE_READ_TIMEOUT_S="2",
                MLCORE_SERVE_INGRESS="haproxy", **extra)
-    return subprocess.Popen([MLCORE, "deploy", str(spec)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen([MLCORE, "deploy", str(spec)], env=env, stdout=out,
+                            stderr=subprocess.STDOUT if out is not subprocess.PIPE
+                            else subprocess.PIPE, text=True)
 
 
 def _serving(port: int, proc: subprocess.Popen) -> bool:
@@ -274,14 +275,19 @@ auth: {{type: bearer, secret_env: HOSTILE_TOKEN}}
         wait_for(lambda: _session.port_free("127.0.0.1", port), 15, "the port to be free")
         leftovers = {p for p in tree if _processes.start_time(p)} - {first.pid}
 
-        third = _deploy(spec, port)
+        log = tmp_path / "third.log"
+        with log.open("w") as out:
+            third = _deploy(spec, port, out)
         wait_for(lambda: _serving(port, third), 180, "the redeployed endpoint to serve")
         seen.update({p: _processes.start_time(p) for p in _tree(third.pid)})
         assert _predict(port).status_code == 200
         still = {p for p in leftovers if _processes.start_time(p)}
         assert not still, f"the new driver did not reap {still}"
-        third.send_signal(signal.SIGINT)  # Ctrl-C: delete the endpoint and exit
-        assert third.wait(timeout=90) == 130, third.communicate()  # the shell's Ctrl-C code
+        # Ctrl-C once the driver serves (not mid-deploy): it deletes the endpoint and exits 0.
+        wait_for(lambda: "Ctrl-C stops" in log.read_text(), 60, "the driver to serve")
+        third.send_signal(signal.SIGINT)
+        assert third.wait(timeout=90) == 0, log.read_text()
+        assert "endpoint hostile deleted" in log.read_text()
     finally:
         for p in (first, second, third):
             if p is not None and p.poll() is None:
