@@ -28,7 +28,9 @@ class Algorithm:
     hyperparameters: Mapping[str, HP] | None
     train_fn: Callable[[dict], None]          # runs in every Ray Train worker
     load_model: Callable[[str], Any]          # a local model folder -> the model
-    predict: Callable[[Any, Any], Any]        # (model, features [n, d]) -> predictions [n, ...]
+    # (model, features [n, d]) -> predictions [n, ...], or a structured array whose fields
+    # are the keys of SageMaker's answer (score, predicted_label, closest_cluster, ...)
+    predict: Callable[[Any, Any], Any]
     metric_names: Callable[[dict, Sequence[str]], list[str]]  # (hyperparameters, channels)
     default_objective: Callable[[dict], str]  # tuning's objective when none is given
     feature_count: Callable[[Any], int | None] = lambda model: None
@@ -37,6 +39,9 @@ class Algorithm:
     content_types: tuple[str, ...] = (CSV, PARQUET)
     channels: tuple[str, ...] = ("train", "validation")
     required_channels: tuple[str, ...] = ("train",)
+    # Channels whose rows carry no label (K-Means, PCA, RCF's train): every CSV column is a
+    # feature. The others' CSV rows start with the label.
+    unlabelled: tuple[str, ...] = ()
     # Rules across hyperparameters, on converted values: [(name, message)].
     check: Callable[[dict], list[tuple[str, str]]] = lambda hp: []
     # Hyperparameters that train it in seconds on a small binary problem (the conformance

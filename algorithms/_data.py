@@ -152,12 +152,12 @@ def _read_libsvm(path: str, uri: str, text: bytes | None = None):
     return X, np.array(y, np.float32), np.array(w, np.float32)
 
 
-def _read_recordio(path: str, uri: str, data: bytes | None = None):
+def _read_recordio(path: str, uri: str, data: bytes | None = None, labelled: bool = True):
     try:
         X, y = _recordio.to_arrays(data if data is not None else _read_bytes(path, uri))
     except DataError as e:
         raise DataError(f"{path}: {e}", path=path) from None
-    if y is None:
+    if y is None and labelled:
         raise DataError(f"{path}: the records carry no label; training data needs one per "
                         "record (the SDK's write_numpy_to_dense_tensor(file, X, labels))",
                         path=path)
@@ -174,11 +174,12 @@ def _first_recordio(path: str, uri: str) -> bytes:
 
 
 def _to_xy(table: pa.Table, kind: str, label_column: str | None, path: str,
-           csv_weights: bool = False):
-    """``(X, y, w)``; ``w`` (the second CSV column) only with ``csv_weights``."""
+           csv_weights: bool = False, labelled: bool = True):
+    """``(X, y, w)``; ``w`` (the second CSV column) only with ``csv_weights``; ``y`` None
+    when the rows are not ``labelled`` (every column a feature)."""
     if table.num_rows == 0:
         raise DataError(f"{path} has no rows", path=path)
-    label = _label_name(table.schema, kind, label_column, path)
+    label = _label_name(table.schema, kind, label_column, path) if labelled else None
     cols = []
     for name, column in zip(table.column_names, table.columns, strict=True):
         t = column.type
@@ -190,7 +191,7 @@ def _to_xy(table: pa.Table, kind: str, label_column: str | None, path: str,
                             "built-in algorithms take numeric features only: encode categories "
                             "as numbers", path=path)
         cols.append((name, column))
-    y = table.column(label).to_numpy(zero_copy_only=False).astype(np.float32)
+    y = None if label is None else table.column(label).to_numpy(zero_copy_only=False).astype(np.float32)
     weight = cols[1][0] if csv_weights and kind == CSV and len(cols) > 1 else None
     w = None if weight is None else table.column(weight).to_numpy(zero_copy_only=False).astype(np.float32)
     features = [column for name, column in cols if name not in (label, weight)]
@@ -227,10 +228,11 @@ def check_channel(name: str, uri: str, declared_type: str | None, label_column: 
 
 
 def resolve_channel(name: str, uri: str, declared_type: str | None,
-                    label_column: str | None) -> dict:
+                    label_column: str | None, labelled: bool = True) -> dict:
     """Check a channel on the driver and resolve it once for the workers: ``{uri,
     content_type, files (the non-empty data files, in order), features}``; DataError naming
-    the channel and the fix when it is missing, empty or not numeric."""
+    the channel and the fix when it is missing, empty or not numeric. ``labelled``: its rows
+    carry a label (CSV's first column, Parquet's ``label_column``, RecordIO's ``label``)."""
     try:
         files = _storage.list_files(uri)
     except StorageError as e:
@@ -243,21 +245,23 @@ def resolve_channel(name: str, uri: str, declared_type: str | None,
         raise DataError(f"channel {name!r}: {uri} is empty (0 bytes)", channel=name)
     if kind == PARQUET:
         schema = _read_parquet(files[0], uri, schema_only=True)
-        _label_name(schema, kind, label_column, files[0])
+        if labelled:
+            _label_name(schema, kind, label_column, files[0])
         for field in schema:
             if not (pa.types.is_integer(field.type) or pa.types.is_floating(field.type)
                     or pa.types.is_boolean(field.type)):
                 raise DataError(f"channel {name!r}: {files[0]}: column {field.name!r} is "
                                 f"{field.type}, not numeric; encode it as numbers", channel=name)
-        features = len(schema.names) - 1
+        features = len(schema.names) - (1 if labelled else 0)
     else:
         first = next(f for f in files if fs.size(f) > 0)
-        features = _first_features(kind, first, uri, label_column)
+        features = _first_features(kind, first, uri, label_column, labelled)
     return {"uri": uri, "content_type": kind, "files": [f for f in files if fs.size(f) > 0],
             "features": features}
 
 
-def _first_features(kind: str, path: str, uri: str, label_column: str | None) -> int | None:
+def _first_features(kind: str, path: str, uri: str, label_column: str | None,
+                    labelled: bool = True) -> int | None:
     """The feature count from the start of ``path`` (None for libsvm: rows are sparse and
     the widest decides), reading no more than a block or a record."""
     if kind == LIBSVM:
@@ -267,17 +271,19 @@ def _first_features(kind: str, path: str, uri: str, label_column: str | None) ->
         _read_libsvm(path, uri, block.rsplit(b"\n", 1)[0] if len(block) == 1 << 16 else block)
         return None
     if kind == RECORDIO:
-        return _read_recordio(path, uri, _first_recordio(path, uri))[0].shape[1]
-    return _to_xy(_read_csv(path, uri, first_block_only=True), kind, label_column, path)[0].shape[1]
+        return _read_recordio(path, uri, _first_recordio(path, uri), labelled)[0].shape[1]
+    return _to_xy(_read_csv(path, uri, first_block_only=True), kind, label_column, path,
+                  labelled=labelled)[0].shape[1]
 
 
-def _read_file(kind: str, path: str, uri: str, label_column: str | None, csv_weights: bool):
+def _read_file(kind: str, path: str, uri: str, label_column: str | None, csv_weights: bool,
+               labelled: bool = True):
     if kind == LIBSVM:
         return _read_libsvm(path, uri)
     if kind == RECORDIO:
-        return _read_recordio(path, uri)
+        return _read_recordio(path, uri, labelled=labelled)
     table = _read_parquet(path, uri) if kind == PARQUET else _read_csv(path, uri)
-    return _to_xy(table, kind, label_column, path, csv_weights)
+    return _to_xy(table, kind, label_column, path, csv_weights, labelled)
 
 
 def _stack(parts: list):
@@ -293,14 +299,14 @@ def _stack(parts: list):
                        for X in Xs], format="csr")
     else:
         X = np.concatenate(Xs)
-    y = np.concatenate([p[1] for p in parts])
+    y = None if any(p[1] is None for p in parts) else np.concatenate([p[1] for p in parts])
     w = None if parts[0][2] is None else np.concatenate([p[2] for p in parts])
     return X, y, w
 
 
 def read_shard_weighted(uri: str, declared_type: str | None, rank: int, world: int,
                         label_column: str | None = None, files: list[str] | None = None,
-                        csv_weights: bool = False):
+                        csv_weights: bool = False, labelled: bool = True):
     """This worker's rows of a channel as ``(X [n, f], y float32 [n], w float32 [n] or
     None)``: X is float32, dense, or scipy CSR for libsvm; w from libsvm's ``label:weight``
     or, with ``csv_weights``, the second CSV column. ``files``: the channel as
@@ -312,15 +318,18 @@ def read_shard_weighted(uri: str, declared_type: str | None, rank: int, world: i
     kind = content_type(declared_type, files)
     split_rows = len(files) < world
     mine = files if split_rows else files[rank::world]
-    X, y, w = _stack([_read_file(kind, path, uri, label_column, csv_weights) for path in mine])
+    X, y, w = _stack([_read_file(kind, path, uri, label_column, csv_weights, labelled)
+                      for path in mine])
     if split_rows:
-        lo, hi = len(y) * rank // world, len(y) * (rank + 1) // world
-        X, y, w = X[lo:hi], y[lo:hi], None if w is None else w[lo:hi]
+        lo, hi = X.shape[0] * rank // world, X.shape[0] * (rank + 1) // world
+        X, y, w = X[lo:hi], None if y is None else y[lo:hi], None if w is None else w[lo:hi]
     return X, y, w
 
 
 def read_shard(uri: str, declared_type: str | None, rank: int, world: int,
-               label_column: str | None = None,
-               files: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`read_shard_weighted` without the weights: ``(X, y)``."""
-    return read_shard_weighted(uri, declared_type, rank, world, label_column, files)[:2]
+               label_column: str | None = None, files: list[str] | None = None,
+               labelled: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`read_shard_weighted` without the weights: ``(X, y)``; ``y`` None for rows
+    that are not ``labelled``."""
+    return read_shard_weighted(uri, declared_type, rank, world, label_column, files,
+                               labelled=labelled)[:2]

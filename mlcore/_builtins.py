@@ -2,6 +2,6 @@
 the CLI and the algorithm registry (which refuses any other name) read."""
 
 BUILTIN_ALGORITHMS = (
-    "xgboost", "linear-learner", "kmeans", "randomcutforest", "factorization-machines",
-    "deepar", "blazingtext", "image-classification", "object-detection",
+    "xgboost", "linear-learner", "kmeans", "pca", "randomcutforest", "factorization-machines",
+    "knn", "deepar", "blazingtext", "image-classification", "object-detection",
 )

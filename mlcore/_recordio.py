@@ -134,6 +134,21 @@ def write_sparse(file, spmatrix, labels: np.ndarray | None = None) -> None:
         _frame(file, _record(features, label))
 
 
+def label_records(columns: list[tuple[str, np.ndarray]]) -> bytes:
+    """The records an algorithm's endpoint answers with: one per row, no features, each
+    column a ``label`` entry (``score``, ``predicted_label``, ``projection``, ...) holding that
+    row's values as a Float32Tensor, as SageMaker's first-party containers encode them."""
+    out = io.BytesIO()
+    n = len(columns[0][1]) if columns else 0
+    for i in range(n):
+        labels = b"".join(
+            _delimited(2, _delimited(1, key.encode()) + _delimited(
+                2, _value("float32", np.atleast_1d(np.asarray(values[i], np.float32)))))
+            for key, values in columns)
+        _frame(out, labels)
+    return out.getvalue()
+
+
 # ---- reading ----------------------------------------------------------------------------
 
 def _read_varint(buf, pos: int) -> tuple[int, int]:

@@ -329,12 +329,23 @@ ACCEPTS = {None: ("application/json", "text/csv", "application/x-npy"),
            # (algorithm_mode/handler_service.py default_output_fn): JSON (a plain list; the
            # inference toolkit's default Accept) and CSV.
            "xgboost-mms": ("application/json", "text/csv")}
+# SageMaker's first-party algorithms (algorithms._amazon): JSON by default, JSON Lines,
+# RecordIO-protobuf (Record.label per row) and CSV (the fields of a row, in order).
+AMAZON = ("application/json", "application/jsonlines", "application/x-recordio-protobuf",
+          "text/csv")
+# The JSON answer's top-level key: PCA answers {"projections": ...}, RCF {"scores": ...}.
+AMAZON_KEYS = {"linear-learner": "predictions", "kmeans": "predictions", "pca": "projections",
+               "randomcutforest": "scores", "factorization-machines": "predictions",
+               "knn": "predictions"}
+ACCEPTS.update({name: AMAZON for name in AMAZON_KEYS})
 
 
 def render(predictions: np.ndarray, accept: str, container: str | None = None) -> tuple[bytes, str]:
     """The response body and media type of ``predictions`` for the ``Accept`` header, as
     ``container`` (:data:`ACCEPTS`) answers it."""
     media = _accepted(accept, ACCEPTS.get(container, ACCEPTS[None]))
+    if container in AMAZON_KEYS:
+        return _amazon(predictions, media, AMAZON_KEYS[container]), media
     if container == "xgboost":
         return _xgboost(np.asarray(predictions), media), media
     if container == "xgboost-mms":  # ",".join for CSV ("retained for backwards compatibility")
@@ -375,3 +386,25 @@ def _xgboost(predictions: np.ndarray, media: str) -> bytes:
     if media == "application/jsonlines":
         return "".join(json.dumps(s) + "\n" for s in scores).encode()
     return json.dumps({"predictions": scores}).encode()
+
+
+def _amazon(predictions: np.ndarray, media: str, key: str) -> bytes:
+    """A first-party algorithm's answer from its structured predictions (one field per key
+    of SageMaker's answer: ``score``, ``predicted_label``, ``closest_cluster``, ...): JSON
+    ``{key: [{field: value, ...}, ...]}``, JSON Lines of those objects, RecordIO-protobuf
+    records with the fields as ``label`` entries, or CSV rows of the values in field order.
+    Integer fields (a classifier's ``predicted_label``) stay integers; a vector field
+    (``projection``, a multiclass ``score``) is a list."""
+    columns = [(name, predictions[name]) for name in predictions.dtype.names]
+    if media == "application/x-recordio-protobuf":
+        from mlcore import _recordio
+
+        return _recordio.label_records(columns)
+    if media == "text/csv":
+        rows = np.column_stack([c.reshape(len(c), -1).astype(np.float64) for _, c in columns])
+        return "".join(",".join(f"{v:.9g}" for v in r) + "\n" for r in rows).encode()
+    lists = [(name, c.tolist()) for name, c in columns]
+    objects = [{name: values[i] for name, values in lists} for i in range(len(predictions))]
+    if media == "application/jsonlines":
+        return "".join(json.dumps(o) + "\n" for o in objects).encode()
+    return json.dumps({key: objects}).encode()

@@ -30,16 +30,31 @@ def tiny(tmp_path_factory):
     X, y = make_classification(300, 6, seed=11)
     write_csv(d / "train.csv", X[:240], y[:240])
     write_csv(d / "validation.csv", X[240:], y[240:])
+    # Features only, for the channels of unsupervised algorithms (K-Means, PCA, RCF's train)
+    np.savetxt(d / "train-features.csv", X[:240], delimiter=",", fmt="%.6f")
+    np.savetxt(d / "validation-features.csv", X[240:], delimiter=",", fmt="%.6f")
     return d, X[240:]
 
 
 def _spec(case: str, data: Path) -> TrainingJob:
-    inputs = {"train": str(data / "train.csv"), "validation": str(data / "validation.csv")}
     if case == "script-mode":
-        return TrainingJob(**SCRIPT, inputs={"train": inputs["train"]})
+        return TrainingJob(**SCRIPT, inputs={"train": str(data / "train.csv")})
     algo = algorithms.get(case)
+    second = "validation" if "validation" in algo.channels else "test"
+    inputs = {name: str(data / (f"{split}-features.csv" if name in algo.unlabelled
+                                else f"{split}.csv"))
+              for name, split in (("train", "train"), (second, "validation"))
+              if name in algo.channels}
     return TrainingJob(algorithm=case, hyperparameters=dict(algo.example_hyperparameters),
                        inputs=inputs)
+
+
+def _finite(out: np.ndarray) -> bool:
+    """Every value finite: a plain array, or each field of a structured one (a first-party
+    algorithm's answer: score, predicted_label, projection, ...)."""
+    if out.dtype.names:
+        return all(np.isfinite(out[name]).all() for name in out.dtype.names)
+    return bool(np.isfinite(out).all())
 
 
 def test_registry_refuses_duplicates_and_unknown_names():
@@ -77,6 +92,6 @@ def test_fit_save_load_predict_and_declared_metrics(case, tiny, ray_session):
     with tempfile.TemporaryDirectory() as tmp:
         model = algo.load_model(_storage.fetch_committed(record.ModelArtifacts, tmp))
         out = np.asarray(algo.predict(model, features.astype(np.float32)))
-    assert out.shape[0] == len(features) and np.isfinite(out).all()
+    assert out.shape[0] == len(features) and _finite(out)
     if algo.feature_count(model) is not None:
         assert algo.feature_count(model) == features.shape[1]

@@ -15,7 +15,7 @@ from mlcore.specs import BUILTIN_ALGORITHMS
 
 PREFIX = "mlcore/builtin/"
 _ECR_NAMES = {"sagemaker-xgboost": "xgboost", "xgboost": "xgboost", "linear-learner": "linear-learner",
-              "kmeans": "kmeans", "randomcutforest": "randomcutforest",
+              "kmeans": "kmeans", "pca": "pca", "knn": "knn", "randomcutforest": "randomcutforest",
               "factorization-machines": "factorization-machines", "forecasting-deepar": "deepar",
               "blazingtext": "blazingtext", "image-classification": "image-classification",
               "object-detection": "object-detection"}

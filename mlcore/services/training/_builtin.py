@@ -39,13 +39,23 @@ class BuiltinJob:
     def check_data(self, spec) -> dict[str, dict]:
         """Every channel is readable and they agree on the feature count; returns them
         resolved (content type, data files) so the workers list nothing again."""
+        algo = self.algorithm
         label = spec.hyperparameters.get("label_column")
-        resolved = {n: resolve_channel(n, c.uri, c.content_type, label)
-                    for n, c in spec.inputs.items() if n in self.algorithm.channels}
+        resolved = {n: resolve_channel(n, c.uri, c.content_type, label, n not in algo.unlabelled)
+                    for n, c in spec.inputs.items() if n in algo.channels}
         features = {n: c["features"] for n, c in resolved.items()}
         if len(set(features.values())) > 1:
             raise DataError(f"channels have different feature counts ({features}); every "
                             "channel needs the same features in the same order")
+        declared = (algo.hyperparameters or {}).get("feature_dim") and \
+            spec.hyperparameters.get("feature_dim")
+        for n, count in features.items():
+            if declared and count is not None and count != int(declared):
+                layout = ("features only, no label" if n in algo.unlabelled else
+                          "the label first, then the features")
+                raise DataError(f"channel {n!r} has {count} features but feature_dim is "
+                                f"{declared}; set feature_dim={count}, or check the rows "
+                                f"({algo.name}'s {n} rows hold {layout})", channel=n)
         return resolved
 
     def train_config(self, plan) -> dict:

@@ -26,6 +26,11 @@ def log(record: TrainingJobRecord) -> str:
         spec = record.Spec or {}
         if not spec.get("entry_point"):
             algo = algorithms.get(record.AlgorithmName)
+            if algo.mlflow_flavor == "pyfunc":  # a first-party algorithm: its own PythonModel
+                from algorithms._amazon import pyfunc_model
+
+                return _tracking.log_python_model(record.MlflowRunId, pyfunc_model(algo.name),
+                                                  {"model": model_dir})
             return _tracking.log_model(record.MlflowRunId, algo.mlflow_flavor, algo.load_model(model_dir))
         from algorithms._script_model import ScriptModel
 
