@@ -286,30 +286,7 @@ def structured(n: int, **columns) -> np.ndarray:
 
 def pyfunc_model(name: str):
     """An MLflow ``PythonModel`` serving built-in ``name``'s model from the ``model``
-    artifact: a DataFrame in, a DataFrame of its answer's fields out."""
-    import warnings
-
-    import mlflow.pyfunc
-
-    with warnings.catch_warnings():  # MLflow's advice on type hints, given at class creation
-        warnings.simplefilter("ignore", UserWarning)
-
-        class FirstPartyModel(mlflow.pyfunc.PythonModel):
-            def __init__(self, algorithm: str):
-                self.algorithm = algorithm
-
-            def load_context(self, context):
-                from algorithms import get
-
-                self._algo = get(self.algorithm)
-                self._model = self._algo.load_model(context.artifacts["model"])
-
-            def predict(self, context, model_input, params=None):
-                import pandas as pd
-
-                X = np.asarray(model_input, dtype=np.float32)
-                out = self._algo.predict(self._model, X)
-                return pd.DataFrame({k: list(out[k]) if out[k].ndim > 1 else out[k]
-                                     for k in out.dtype.names})
+    artifact (:mod:`algorithms._amazon_pyfunc`)."""
+    from algorithms._amazon_pyfunc import FirstPartyModel
 
     return FirstPartyModel(name)

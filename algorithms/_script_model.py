@@ -25,9 +25,9 @@ import sys
 import traceback
 import types
 
-import mlflow.pyfunc
 import numpy as np
 
+from mlcore._mlflow_compat import PythonModel
 from mlcore.errors import AlgorithmError
 
 # A replica's log file holds only Serve's own logger (serving/_log.py says why).
@@ -256,7 +256,7 @@ def _status_of(e: Exception) -> int | None:
     return None
 
 
-class ScriptModel(mlflow.pyfunc.PythonModel):
+class ScriptModel(PythonModel):
     """The inference script's handlers over ``framework``'s defaults (``None``: PyTorch's, as
     a generic script-mode job trains with torch); ``env`` is set before the model loads."""
 

@@ -285,12 +285,15 @@ def _lines(body: bytes) -> list[bytes]:
 
 
 def _json_answers(body: bytes, n: int) -> list[bytes]:
-    """A JSON response split per record: a list, or the list under "predictions"."""
+    """A JSON response split per record: a list, or the list under "predictions" (or
+    "projections", "scores")."""
     try:
         value = json.loads(body)
     except ValueError:
         return _lines(body)  # JSON Lines answered under application/json
-    items = value.get("predictions") if isinstance(value, dict) else value
+    # {"predictions": [...]}, or the first-party PCA's "projections" and RCF's "scores"
+    items = (next((value[k] for k in ("predictions", "projections", "scores") if k in value), None)
+             if isinstance(value, dict) else value)
     # A single record's answer is kept whole, as SageMaker keeps it (e.g. a model answering
     # [0.2, 0.8], its class probabilities, for one record).
     if not isinstance(items, list) or (n == 1 and len(items) != 1):

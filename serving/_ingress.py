@@ -35,7 +35,7 @@ from serving._capture import Capture, new_inference_id
 from serving._errors import BadRequest
 from serving._log import replica_log as log
 from serving._model import ModelSpec, _load
-from serving._payload import parse, read_body, render
+from serving._payload import features_of, parse, read_body, render
 from serving._state import _state
 from serving._types import Settings, secret_hash
 
@@ -239,7 +239,7 @@ class Ingress:
         backend = self._handles[variant]
         if isinstance(backend, list):  # an inference pipeline: stage by stage
             for stage in backend:
-                X = await stage.predict.remote(X)
+                X = await stage.predict.remote(features_of(X))
             return X
         return await backend.predict.remote(X)
 

@@ -388,6 +388,16 @@ def _xgboost(predictions: np.ndarray, media: str) -> bytes:
     return json.dumps({"predictions": scores}).encode()
 
 
+def features_of(predictions: np.ndarray) -> np.ndarray:
+    """What the next model of an inference pipeline reads: a first-party algorithm's answer
+    (PCA's ``projection``, K-Means' ``closest_cluster`` and ``distance_to_cluster``) as the
+    rows of its fields' values side by side; any other array as it is."""
+    if predictions.dtype.names is None:
+        return predictions
+    return np.column_stack([predictions[k].reshape(len(predictions), -1).astype(np.float32)
+                            for k in predictions.dtype.names])
+
+
 def _amazon(predictions: np.ndarray, media: str, key: str) -> bytes:
     """A first-party algorithm's answer from its structured predictions (one field per key
     of SageMaker's answer: ``score``, ``predicted_label``, ``closest_cluster``, ...): JSON

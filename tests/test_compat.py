@@ -1,5 +1,6 @@
-"""The private Ray, Ray Tune and Optuna API mlcore relies on still exists in the pinned
-versions (see parallel/_ray_compat.py and mlcore/services/tuning/_compat.py)."""
+"""The private Ray, Ray Tune, Optuna and MLflow API mlcore relies on still exists in the
+pinned versions (see parallel/_ray_compat.py, mlcore/services/tuning/_compat.py and
+mlcore/_mlflow_compat.py)."""
 
 from __future__ import annotations
 
@@ -33,3 +34,20 @@ def test_ray_tune_and_optuna_internals():
         assert f"self.{attr}" in src, f"ray {ray.__version__}: the train session lost {attr}"
     dist = optuna.distributions.FloatDistribution(0.0, 1.0)
     assert _compat.distribution_contains(dist, 0.5) and not _compat.distribution_contains(dist, 2.0)
+
+
+def test_mlflow_python_model_without_type_hints_warns_nothing():
+    import warnings
+
+    from mlcore._mlflow_compat import PythonModel
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+
+        class Plain(PythonModel):
+            def predict(self, context, model_input, params=None):
+                return model_input
+
+    assert not [w for w in seen if "type hint" in str(w.message)], (
+        "MLflow no longer honours _skip_type_hint_validation; update mlcore/_mlflow_compat.py")
+    assert Plain().predict(None, [1]) == [1]
