@@ -30,6 +30,7 @@ Predictions are structured arrays whose fields are the keys of SageMaker's answe
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import logging
@@ -216,13 +217,29 @@ def train_fn(module: str, config: dict) -> None:
     data = read_channels(config, impl, rank, world)
     load_s = time.perf_counter() - t0
     t1 = time.perf_counter()
-    arrays, meta = impl.fit(worker, data, hp)
+    with _threads(worker.cpus):
+        arrays, meta = impl.fit(worker, data, hp)
     final = {"worker_start_time": started, "data_load_seconds": load_s,
              "train_seconds": time.perf_counter() - t1}
     worker.buffer.flush({})
     meta = {"algorithm": impl.NAME, "hyperparameters": {k: str(v) for k, v in hp.items()},
             **meta}
     report_checkpoint(final, partial(write, arrays=arrays, meta=meta), final=True)
+
+
+@contextlib.contextmanager
+def _threads(cpus: int):
+    """BLAS, OpenMP (scikit-learn, faiss) and torch use the worker's CPUs, not the machine's."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(cpus)
+    try:
+        with threadpool_limits(cpus):
+            yield
+    finally:
+        torch.set_num_threads(before)
 
 
 # The trials of a tuning job read the same channels: a warm worker keeps the last parsed shards.

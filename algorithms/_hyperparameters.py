@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -46,7 +47,21 @@ def nested_int_list(raw) -> list[list[int]]:
     return value
 
 
+def json_list(raw) -> list[str]:
+    """``["msd","ssd"]`` (the SDK's JSON list, its quotes escaped or not), or ``msd,ssd``."""
+    if isinstance(raw, (list, tuple)):
+        return [str(v).strip() for v in raw]
+    text = str(raw).replace('\\"', '"').strip()
+    if text.startswith("["):
+        try:
+            return [str(v).strip() for v in json.loads(text)]
+        except json.JSONDecodeError:
+            raise ValueError from None
+    return [v.strip() for v in text.split(",") if v.strip()]
+
+
 comma_list.kind = "a comma-separated list, e.g. 'a,b'"
+json_list.kind = 'a JSON list, e.g. ["a","b"] (or a,b)'
 int_tuple.kind = "a tuple of integers, e.g. '(1,0,-1)'"
 nested_int_list.kind = "a list of lists of feature indices, e.g. '[[0,1],[2,3]]'"
 

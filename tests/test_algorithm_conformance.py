@@ -73,8 +73,8 @@ def test_bad_hyperparameters_are_name_message_pairs(case):
     problems = info.value.fields["problems"]
     assert problems and all(isinstance(p, tuple) and len(p) == 2 for p in problems)
     assert ("no_such_hyperparameter" in dict(problems))
-    assert algo.default_objective(dict(algo.example_hyperparameters)) in algo.metric_names(
-        dict(algo.example_hyperparameters), ["train", "validation"])
+    hp = dict(algo.example_hyperparameters)
+    assert algo.default_objective(hp) in algo.metric_names(hp, list(algo.channels))
 
 
 @pytest.mark.integration

@@ -32,6 +32,24 @@ from mlcore.sagemaker import (  # noqa: E402
                               utils,
                               xgboost,
 )
+from mlcore.sagemaker.amazon.factorization_machines import (
+                              FactorizationMachines,
+                              FactorizationMachinesModel,
+                              FactorizationMachinesPredictor,
+)
+from mlcore.sagemaker.amazon.kmeans import KMeans, KMeansModel, KMeansPredictor
+from mlcore.sagemaker.amazon.knn import KNN, KNNModel, KNNPredictor
+from mlcore.sagemaker.amazon.linear_learner import (
+                              LinearLearner,
+                              LinearLearnerModel,
+                              LinearLearnerPredictor,
+)
+from mlcore.sagemaker.amazon.pca import PCA, PCAModel, PCAPredictor
+from mlcore.sagemaker.amazon.randomcutforest import (
+                              RandomCutForest,
+                              RandomCutForestModel,
+                              RandomCutForestPredictor,
+)
 from mlcore.sagemaker.estimator import Estimator, Framework
 from mlcore.sagemaker.inputs import TrainingInput
 from mlcore.sagemaker.model import FrameworkModel, Model, ModelPackage
@@ -55,13 +73,17 @@ from mlcore.sagemaker.tuner import (
 from mlcore.sagemaker.xgboost import XGBoost, XGBoostModel, XGBoostPredictor
 
 __all__ = ["CategoricalParameter", "ContinuousParameter", "DataCaptureConfig", "Estimator",
-           "Framework", "FrameworkModel", "HyperparameterTuner", "IntegerParameter", "Model",
-           "ModelPackage", "MultiDataModel", "PipelineModel", "Predictor", "PyTorch",
-           "PyTorchModel", "PyTorchPredictor", "SKLearn", "SKLearnModel", "SKLearnPredictor",
-           "ServerlessInferenceConfig", "Session", "TrainingInput", "Transformer", "WarmStartConfig",
-           "WarmStartTypes", "XGBoost", "XGBoostModel", "XGBoostPredictor", "deserializers",
-           "amazon", "analytics", "async_inference", "estimator", "exceptions",
-           "get_execution_role", "image_uris", "inputs", "local", "model", "model_monitor",
-           "multidatamodel", "pipeline", "predictor", "predictor_async", "production_variant",
-           "pytorch", "s3", "serializers", "serverless", "session", "sklearn", "transformer",
-           "tuner", "utils", "xgboost"]
+           "FactorizationMachines", "FactorizationMachinesModel",
+           "FactorizationMachinesPredictor", "Framework", "FrameworkModel", "HyperparameterTuner",
+           "IntegerParameter", "KMeans", "KMeansModel", "KMeansPredictor", "KNN", "KNNModel",
+           "KNNPredictor", "LinearLearner", "LinearLearnerModel", "LinearLearnerPredictor",
+           "Model", "ModelPackage", "MultiDataModel", "PCA", "PCAModel", "PCAPredictor",
+           "PipelineModel", "Predictor", "PyTorch", "PyTorchModel", "PyTorchPredictor",
+           "RandomCutForest", "RandomCutForestModel", "RandomCutForestPredictor", "SKLearn",
+           "SKLearnModel", "SKLearnPredictor", "ServerlessInferenceConfig", "Session",
+           "TrainingInput", "Transformer", "WarmStartConfig", "WarmStartTypes", "XGBoost",
+           "XGBoostModel", "XGBoostPredictor", "deserializers", "amazon", "analytics",
+           "async_inference", "estimator", "exceptions", "get_execution_role", "image_uris",
+           "inputs", "local", "model", "model_monitor", "multidatamodel", "pipeline", "predictor",
+           "predictor_async", "production_variant", "pytorch", "s3", "serializers", "serverless",
+           "session", "sklearn", "transformer", "tuner", "utils", "xgboost"]

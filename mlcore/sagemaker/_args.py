@@ -28,6 +28,8 @@ IGNORED = {
     "sagemaker_session": "mlcore's session defaults are used (MLCORE_HOME, RAY_ADDRESS, MLflow)",
     "volume_size": "workers use the node's disk",
     "volume_kms_key": "storage encryption is the store's",
+    "encrypt": "storage encryption is the store's",
+    "s3_data_type": "training reads prefixes; a ManifestFile's prefix is read instead",
     "output_kms_key": "storage encryption is the store's",
     "kms_key": "storage encryption is the store's",
     "subnets": "networking is the cluster's", "security_group_ids": "networking is the cluster's",
