@@ -16,6 +16,7 @@ import numpy as np
 NAME = "kmeans"
 ROWS = 1_000_000
 FEATURES, CENTRES = 10, 10
+REFERENCE = "scikit-learn KMeans (k-means++, n_init=1)"
 QUALITY = ("holdout_inertia", "lower", 0.05)
 
 

@@ -18,6 +18,7 @@ NAME = "knn"
 ROWS = 1_000_000
 FEATURES, CLASSES, K = 16, 4, 10
 HOLDOUT = 2000
+REFERENCE = "faiss IndexFlatL2 (exact search)"
 QUALITY = ("holdout_accuracy", "higher", 0.02)
 
 

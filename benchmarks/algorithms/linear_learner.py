@@ -12,6 +12,7 @@ import numpy as np
 NAME = "linear-learner"
 ROWS = 1_000_000
 FEATURES = 20
+REFERENCE = "scikit-learn LogisticRegression (lbfgs)"
 QUALITY = ("roc_auc", "higher", 0.01)  # linear-learner's AUC within 0.01 of the reference's
 
 
