@@ -35,7 +35,7 @@ def test_generated_names_never_collide():
 
 
 def test_unimplemented_algorithm_and_missing_train_channel():
-    with pytest.raises(AlgorithmError, match="'kmeans' is not implemented in this version"):
-        Estimator(algorithm="kmeans").fit("x.csv")
+    with pytest.raises(AlgorithmError, match="'deepar' is not implemented in this version"):
+        Estimator(algorithm="deepar").fit("x.csv")
     with pytest.raises(SpecError, match="needs the channel"):
         Estimator(algorithm="xgboost", hyperparameters={"num_round": 1}).fit({"validation": "v.csv"})
