@@ -60,6 +60,17 @@ def json_list(raw) -> list[str]:
     return [v.strip() for v in text.split(",") if v.strip()]
 
 
+def auto_or_int(raw):
+    """``auto``, or a whole number (``"10"``, ``10.0``)."""
+    if str(raw).strip().lower() == "auto":
+        return "auto"
+    value = float(raw)
+    if not value.is_integer():
+        raise ValueError
+    return int(value)
+
+
+auto_or_int.kind = "a positive integer or 'auto'"
 comma_list.kind = "a comma-separated list, e.g. 'a,b'"
 json_list.kind = 'a JSON list, e.g. ["a","b"] (or a,b)'
 int_tuple.kind = "a tuple of integers, e.g. '(1,0,-1)'"

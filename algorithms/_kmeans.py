@@ -19,22 +19,12 @@ from __future__ import annotations
 import numpy as np
 
 from algorithms._amazon import structured
-from algorithms._hyperparameters import HP, json_list
+from algorithms._hyperparameters import HP, auto_or_int, json_list
 from mlcore.errors import DataError
 
 NAME = "kmeans"
 
 
-def _auto_or_positive_int(raw):
-    if str(raw).strip().lower() == "auto":
-        return "auto"
-    value = float(raw)
-    if not value.is_integer():
-        raise ValueError
-    return int(value)
-
-
-_auto_or_positive_int.kind = "a positive integer or 'auto'"
 
 HYPERPARAMETERS = {
     "k": HP(int, low=1, required=True),
@@ -42,13 +32,13 @@ HYPERPARAMETERS = {
     "mini_batch_size": HP(int, low=1),
     "epochs": HP(int, low=1),
     "init_method": HP(str, choices=("random", "kmeans++")),
-    "extra_center_factor": HP(_auto_or_positive_int, low=1),
-    "center_factor": HP(_auto_or_positive_int, alias_of="extra_center_factor"),  # the SDK's name
+    "extra_center_factor": HP(auto_or_int, low=1),
+    "center_factor": HP(auto_or_int, alias_of="extra_center_factor"),  # the SDK's name
     "half_life_time_size": HP(int, low=0),
     "local_lloyd_max_iter": HP(int, low=1),
     "local_lloyd_tol": HP(float, low=0, high=1),
     "local_lloyd_init_method": HP(str, choices=("random", "kmeans++")),
-    "local_lloyd_num_trials": HP(_auto_or_positive_int, low=1),
+    "local_lloyd_num_trials": HP(auto_or_int, low=1),
     "eval_metrics": HP(json_list, choices=("msd", "ssd")),
     "force_dense": HP(bool),  # the SDK always sends it; the data is read dense here anyway
     "_tuning_objective_metric": HP(str),

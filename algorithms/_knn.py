@@ -19,21 +19,11 @@ import math
 import numpy as np
 
 from algorithms._amazon import structured
-from algorithms._hyperparameters import HP
+from algorithms._hyperparameters import HP, auto_or_int
 
 NAME = "knn"
 
 
-def _auto_or_positive_int(raw):
-    if str(raw).strip().lower() == "auto":
-        return "auto"
-    value = float(raw)
-    if not value.is_integer():
-        raise ValueError
-    return int(value)
-
-
-_auto_or_positive_int.kind = "a positive integer or 'auto'"
 
 HYPERPARAMETERS = {
     "k": HP(int, low=1, required=True),
@@ -44,7 +34,7 @@ HYPERPARAMETERS = {
     "dimension_reduction_target": HP(int, low=1),
     "index_type": HP(str, choices=("faiss.Flat", "faiss.IVFFlat", "faiss.IVFPQ")),
     "index_metric": HP(str, choices=("L2", "INNER_PRODUCT", "COSINE")),
-    "faiss_index_ivf_nlists": HP(_auto_or_positive_int, low=1),
+    "faiss_index_ivf_nlists": HP(auto_or_int, low=1),
     "faiss_index_pq_m": HP(int, choices=(1, 2, 3, 4, 8, 12, 16, 20, 24, 28, 32, 40, 48, 56, 64, 96)),
     "mini_batch_size": HP(int, low=1),
     "_tuning_objective_metric": HP(str),
